@@ -1,0 +1,21 @@
+/* The `scflow` command line: each subcommand is one file (cli-NAME.c) with an
+ * entry point of this shape. Exit codes: 0 ok, 1 runtime error, 2 usage error. */
+#pragma once
+#include <glib.h>
+
+#define SCF_EXIT_OK 0
+#define SCF_EXIT_RUNTIME 1
+#define SCF_EXIT_USAGE 2
+
+typedef int (*scf_cli_main)(int argc, char **argv);
+
+typedef struct {
+    const char *name;
+    const char *summary;
+    scf_cli_main main;
+} scf_cli_command;
+
+/* Parses argv with a GOptionContext whose parameter string is "scflow NAME"
+ * and summary is given; prints usage errors and returns FALSE on them. */
+gboolean scf_cli_parse(const char *name, const char *summary, GOptionEntry *entries,
+                       int *argc, char ***argv);

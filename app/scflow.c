@@ -1,0 +1,69 @@
+/* `scflow`: the command-line face of the engine. */
+#include "config.h"
+#include "cli.h"
+#include <locale.h>
+#include <stdio.h>
+#include <string.h>
+
+static const scf_cli_command commands[] = {
+    { NULL, NULL, NULL },
+};
+
+static void print_help(FILE *to)
+{
+    fprintf(to,
+            "Usage: scflow COMMAND [OPTIONS]\n"
+            "\n"
+            "SCFlow Studio's engine on the command line: one-step and few-step\n"
+            "text-to-image flow models, trained and distilled with SCFlow.\n"
+            "\n"
+            "Commands:\n");
+    for (const scf_cli_command *c = commands; c->name; c++)
+        fprintf(to, "  %-10s %s\n", c->name, c->summary);
+    fprintf(to,
+            "\n"
+            "Options:\n"
+            "  -h, --help     Show this help (scflow COMMAND --help for a command's options)\n"
+            "  --version      Show the version\n"
+            "\n"
+            "Exit status: 0 success, 1 runtime error, 2 usage error.\n");
+}
+
+gboolean scf_cli_parse(const char *name, const char *summary, GOptionEntry *entries,
+                       int *argc, char ***argv)
+{
+    g_autofree char *param = g_strdup_printf("- %s", summary);
+    g_autoptr(GOptionContext) ctx = g_option_context_new(param);
+    g_autofree char *prgname = g_strdup_printf("scflow %s", name);
+    g_set_prgname(prgname);
+    g_option_context_add_main_entries(ctx, entries, NULL);
+    g_autoptr(GError) error = NULL;
+    if (!g_option_context_parse(ctx, argc, argv, &error)) {
+        fprintf(stderr, "scflow %s: %s\nTry 'scflow %s --help'.\n", name, error->message, name);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+int main(int argc, char **argv)
+{
+    setlocale(LC_ALL, "");
+    if (argc < 2) {
+        print_help(stderr);
+        return SCF_EXIT_USAGE;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+        print_help(stdout);
+        return SCF_EXIT_OK;
+    }
+    if (strcmp(cmd, "--version") == 0) {
+        printf("scflow %s\n", SCF_VERSION);
+        return SCF_EXIT_OK;
+    }
+    for (const scf_cli_command *c = commands; c->name; c++)
+        if (strcmp(c->name, cmd) == 0)
+            return c->main(argc - 1, argv + 1);
+    fprintf(stderr, "scflow: unknown command '%s'\nTry 'scflow --help'.\n", cmd);
+    return SCF_EXIT_USAGE;
+}

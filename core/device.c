@@ -1,0 +1,73 @@
+#include "config.h"
+#include "device.h"
+#include "error.h"
+#include <stdlib.h>
+#include <string.h>
+
+#if SCF_HAVE_CUDA
+/* core/cuda/backend_cuda.cu */
+scf_backend *scf_backend_cuda_new(int device, GError **error);
+#endif
+
+gboolean scf_device_cuda_built(void)
+{
+    return SCF_HAVE_CUDA;
+}
+
+static scf_backend *open_cuda(int index, GError **error)
+{
+#if SCF_HAVE_CUDA
+    scf_backend *be = scf_backend_cuda_new(index, error);
+    if (be && !be->linear_forward) {
+        /* The device layer exists before the CUDA kernels (a later issue). */
+        g_set_error(error, SCF_ERROR, SCF_ERROR_UNSUPPORTED,
+                    "%s found, but this version has no CUDA kernels yet", be->name);
+        scf_backend_free(be);
+        return NULL;
+    }
+    return be;
+#else
+    g_set_error(error, SCF_ERROR, SCF_ERROR_DEVICE,
+                "device cuda:%d: this build has no CUDA backend (nvcc was not found "
+                "when it was configured; rebuild with -Dcuda=enabled)", index);
+    return NULL;
+#endif
+}
+
+scf_backend *scf_device_open(const char *spec, int threads, char **notice, GError **error)
+{
+    if (notice)
+        *notice = NULL;
+    if (!spec || !*spec || strcmp(spec, "auto") == 0) {
+        GError *cuda_error = NULL;
+        scf_backend *be = open_cuda(0, &cuda_error);
+        if (be)
+            return be;
+        if (notice)
+            *notice = g_strdup_printf("using the CPU: %s", cuda_error->message);
+        g_error_free(cuda_error);
+        return scf_backend_cpu_new(threads);
+    }
+    if (strcmp(spec, "cpu") == 0)
+        return scf_backend_cpu_new(threads);
+    if (strncmp(spec, "cuda", 4) == 0) {
+        int index = 0;
+        if (spec[4] == ':') {
+            char *end = NULL;
+            long v = strtol(spec + 5, &end, 10);
+            if (end == spec + 5 || *end || v < 0 || v > 1023) {
+                g_set_error(error, SCF_ERROR, SCF_ERROR_INVALID,
+                            "device '%s': expected cuda:N with N a GPU index", spec);
+                return NULL;
+            }
+            index = (int)v;
+        } else if (spec[4]) {
+            goto unknown;
+        }
+        return open_cuda(index, error);
+    }
+unknown:
+    g_set_error(error, SCF_ERROR, SCF_ERROR_INVALID,
+                "device '%s': expected auto, cpu, cuda or cuda:N", spec);
+    return NULL;
+}

@@ -1,0 +1,18 @@
+/* Choosing the compute device: "auto", "cpu", "cuda" or "cuda:N". */
+#pragma once
+#include <glib.h>
+#include "backend.h"
+
+G_BEGIN_DECLS
+
+/* TRUE when this build contains the CUDA backend. */
+gboolean scf_device_cuda_built(void);
+
+/* Opens a backend for spec. "cuda" where there is no GPU (or no CUDA build)
+ * is an error; "auto" falls back to the CPU and, when notice is not NULL,
+ * stores a human-readable reason there (free with g_free). threads applies
+ * to the CPU backend (<= 0: one per core). */
+scf_backend *scf_device_open(const char *spec, int threads, char **notice, GError **error);
+
+
+G_END_DECLS

@@ -1,0 +1,91 @@
+#include "check.h"
+#include <math.h>
+#include <stdio.h>
+
+static uint64_t splitmix64(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+void chk_fill(float *x, size_t n, float lo, float hi, uint64_t seed)
+{
+    uint64_t s = seed;
+    for (size_t i = 0; i < n; i++) {
+        double u = (double)(splitmix64(&s) >> 11) * 0x1.0p-53;
+        x[i] = (float)(lo + (hi - lo) * u);
+    }
+}
+
+gboolean chk_close(const char *what, const float *got, const float *ref, size_t n, double rtol)
+{
+    double scale = 0;
+    for (size_t i = 0; i < n; i++)
+        scale = fmax(scale, fabs(ref[i]));
+    size_t worst = 0;
+    double worst_excess = -INFINITY;
+    gboolean ok = TRUE;
+    for (size_t i = 0; i < n; i++) {
+        double diff = fabs((double)got[i] - (double)ref[i]);
+        double allowed = rtol * (fabs(ref[i]) + scale);
+        if (!(diff <= allowed))   /* also catches NaN */
+            ok = FALSE;
+        double excess = isnan(diff) ? INFINITY : diff - allowed;
+        if (excess > worst_excess) {
+            worst_excess = excess;
+            worst = i;
+        }
+    }
+    if (!ok)
+        g_printerr("%s: mismatch at [%zu]: got %.9g, expected %.9g (rtol %.1e, tensor scale %.3g, n %zu)\n",
+                   what, worst, got[worst], ref[worst], rtol, scale, n);
+    return ok;
+}
+
+double chk_dot(const float *out, const float *r, size_t n)
+{
+    double s = 0;
+    for (size_t i = 0; i < n; i++)
+        s += (double)out[i] * (double)r[i];
+    return s;
+}
+
+gboolean chk_gradcheck(const char *op, chk_loss_fn loss, void *ctx,
+                       const chk_grad *grads, int ngrads,
+                       float h, double tol, int max_probe)
+{
+    gboolean ok = TRUE;
+    uint64_t s = 12345;
+    for (int g = 0; g < ngrads; g++) {
+        const chk_grad *gr = &grads[g];
+        size_t probes = MIN(gr->n, (size_t)max_probe);
+        for (size_t p = 0; p < probes; p++) {
+            size_t i = probes == gr->n ? p : (size_t)(splitmix64(&s) % gr->n);
+            float saved = gr->x[i];
+            gr->x[i] = saved + h;
+            double lp = loss(ctx);
+            gr->x[i] = saved - h;
+            double lm = loss(ctx);
+            gr->x[i] = saved;
+            double numeric = (lp - lm) / (2.0 * h);
+            double analytic = gr->grad[i];
+            double allowed = tol * fmax(1.0, fmax(fabs(numeric), fabs(analytic)));
+            if (!(fabs(numeric - analytic) <= allowed)) {
+                g_printerr("%s %s[%zu]: numeric %.6g vs analytic %.6g (tol %.1e)\n",
+                           op, gr->name, i, numeric, analytic, tol);
+                ok = FALSE;
+            }
+        }
+    }
+    return ok;
+}
+
+scf_backend *chk_cpu(void)
+{
+    static scf_backend *be;
+    if (!be)
+        be = scf_backend_cpu_new(0);
+    return be;
+}

@@ -1,0 +1,41 @@
+/* Shared test helpers: deterministic inputs, tolerance comparisons and the
+ * finite-difference gradient check that every backward kernel goes through. */
+#pragma once
+#include <glib.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "backend.h"
+
+/* Uniform values in [lo, hi) from a fixed-seed generator (splitmix64). */
+void chk_fill(float *x, size_t n, float lo, float hi, uint64_t seed);
+
+/* Passes when |got_i - ref_i| <= rtol * (|ref_i| + max_j |ref_j|) for all i:
+ * relative to each element and to the tensor's scale, so values near zero in
+ * a large tensor are judged against that scale. On failure prints the worst
+ * element and returns FALSE. */
+gboolean chk_close(const char *what, const float *got, const float *ref, size_t n, double rtol);
+
+/* The forward pass of the op under test: reads its inputs from ctx and returns
+ * the scalar L = sum_i out_i * r_i (r fixed by the caller), in double. */
+typedef double (*chk_loss_fn)(void *ctx);
+
+typedef struct {
+    const char *name;    /* "dx", "dw" … */
+    float *x;            /* the input the gradient is taken with respect to */
+    const float *grad;   /* analytic dL/dx from the backward kernel */
+    size_t n;
+} chk_grad;
+
+/* Central differences (step h) on up to max_probe elements of each input,
+ * chosen evenly with a fixed seed. Passes when
+ * |numeric - analytic| <= tol * max(1, |numeric|, |analytic|) for each probe.
+ * Restores every input. */
+gboolean chk_gradcheck(const char *op, chk_loss_fn loss, void *ctx,
+                       const chk_grad *grads, int ngrads,
+                       float h, double tol, int max_probe);
+
+/* L = sum out_i * r_i in double. */
+double chk_dot(const float *out, const float *r, size_t n);
+
+/* The CPU backend shared by a test binary (created on first use). */
+scf_backend *chk_cpu(void);
