@@ -172,7 +172,12 @@ gboolean scf_params_load(scf_params *p, const scf_safetensors *st, const char *p
     if (!ok || allow_unused)
         return ok;
     for (int i = 0; i < scf_safetensors_count(st); i++) {
-        const char *name = scf_safetensors_get(st, i)->name;
+        const scf_st_tensor *t = scf_safetensors_get(st, i);
+        const char *name = t->name;
+        /* integer tensors are buffers (position ids), not parameters */
+        if (t->dtype != SCF_ST_F64 && t->dtype != SCF_ST_F32 && t->dtype != SCF_ST_F16 &&
+            t->dtype != SCF_ST_BF16)
+            continue;
         if (!g_str_has_prefix(name, prefix) || scf_params_find(p, name + strlen(prefix)) < 0) {
             g_set_error(error, SCF_ERROR, SCF_ERROR_FORMAT,
                         "%s: tensor '%s' is not a parameter of this model", path, name);
