@@ -8,3 +8,5 @@
 #include "rng.h"
 #include "safetensors.h"
 #include "optim.h"
+#include "genparams.h"
+#include "image.h"
