@@ -1,6 +1,6 @@
 #include "genparams.h"
 #include "error.h"
-#include "config.h"
+#include "build-config.h"
 #include <json-glib/json-glib.h>
 #include <math.h>
 #include <stddef.h>
