@@ -11,3 +11,4 @@
 #include "graph.h"
 #include "genparams.h"
 #include "image.h"
+#include "tokenizer.h"
