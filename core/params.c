@@ -126,6 +126,14 @@ void scf_params_set_trainable(scf_params *p, gboolean trainable)
     bind_vars(p);
 }
 
+void scf_params_swap_data(scf_params *p, float **other)
+{
+    float *t = p->data;
+    p->data = *other;
+    *other = t;
+    bind_vars(p);
+}
+
 void scf_params_zero_grad(scf_params *p)
 {
     if (p->grad)

@@ -55,6 +55,9 @@ scf_var *scf_params_var(scf_params *p, int index);
 /* Marks every parameter trainable (gradients flow into p->grad) or frozen. */
 void scf_params_set_trainable(scf_params *p, gboolean trainable);
 void scf_params_zero_grad(scf_params *p);
+/* Exchanges the parameter buffer with another of the same layout (EMA
+ * weights for sampling during training) and rebinds the variables. */
+void scf_params_swap_data(scf_params *p, float **other);
 
 /* Loads every registered tensor from st by name (prefix prepended, e.g.
  * "text_model."); a missing tensor or a shape mismatch is an error naming the
