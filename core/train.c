@@ -568,15 +568,16 @@ static gboolean write_samples(scf_trainer *t, char **path_out, GError **error)
                                  t->cfg.sample_guidance, (uint64_t)i, 1 };
         ok = scf_sampler_run(s, &r, out, NULL, NULL, error);
         if (ok)
-            tiles[i] = scf_image_from_chw(out, m->channels, m->image_size, m->image_size);
+            ok = (tiles[i] = scf_image_from_chw(out, m->channels, m->image_size, m->image_size,
+                                                error)) != NULL;
     }
     scf_sampler_free(s);
     scf_params_set_trainable(m->params, TRUE);
     scf_params_swap_data(m->params, &t->ema);
     g_free(out);
     if (ok) {
-        scf_image *grid = scf_image_grid((const scf_image *const *)tiles, SAMPLE_PROMPTS, 2, 2,
-                                         0xFF, error);
+        static const uint8_t white[3] = { 255, 255, 255 };
+        scf_image *grid = scf_image_grid(tiles, SAMPLE_PROMPTS, SAMPLE_PROMPTS / 2, 2, white, error);
         g_autofree char *name = g_strdup_printf("step-%08" G_GINT64_FORMAT ".png", t->step);
         *path_out = path_in(t, "samples", name);
         ok = grid && scf_png_write(*path_out, grid, NULL, error);
