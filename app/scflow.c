@@ -6,9 +6,11 @@
 #include <string.h>
 
 int scf_cli_bench(int argc, char **argv);
+int scf_cli_dataset(int argc, char **argv);
 
 static const scf_cli_command commands[] = {
     { "bench", "Time the engine's kernels against PyTorch (scflow bench ops)", scf_cli_bench },
+    { "dataset", "Build the emoji training set (scflow dataset emoji --out DIR)", scf_cli_dataset },
     { NULL, NULL, NULL },
 };
 
