@@ -15,6 +15,8 @@
 #include "clip_text.h"
 #include "model.h"
 #include "sampler.h"
+#include "dataset.h"
+#include "train.h"
 #include "atomic_file.h"
 #include "genparams.h"
 #include "image.h"

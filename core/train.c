@@ -152,7 +152,8 @@ static gboolean prepare(scf_trainer *t, GError **error)
 
 static gboolean open_data(scf_trainer *t, GError **error)
 {
-    t->data = scf_dataset_open(t->data_dir, t->model->image_size, t->cfg.seed, error);
+    t->data = scf_dataset_open(t->data_dir, t->model->image_size, SCF_DATASET_TRAIN, t->cfg.seed,
+                               error);
     return t->data != NULL;
 }
 
@@ -245,7 +246,7 @@ scf_trainer *scf_trainer_new(const char *run_dir, const char *config_path, const
     } else {
         scf_train_config_defaults(&t->cfg);
     }
-    g_autofree char *full = NULL, *model_json = NULL;
+    g_autofree char *full = NULL, *model_json = NULL, *checkpoints = NULL, *samples = NULL;
     gboolean ok = scf_config_check(&c, error);
     if (ok) {
         full = run_json(c.root, training, t->data_dir);
@@ -270,7 +271,7 @@ scf_trainer *scf_trainer_new(const char *run_dir, const char *config_path, const
     scf_config_clear(&mc);
     if (!ok)
         goto fail;
-    t->data = scf_dataset_open(t->data_dir, size, t->cfg.seed, error);
+    t->data = scf_dataset_open(t->data_dir, size, SCF_DATASET_TRAIN, t->cfg.seed, error);
     if (!t->data)
         goto fail;
     int n = scf_dataset_count(t->data);
@@ -284,8 +285,8 @@ scf_trainer *scf_trainer_new(const char *run_dir, const char *config_path, const
     t->model = scf_model_new(model_json, tok, be, TRUE, t->cfg.seed, error);
     if (!t->model)
         goto fail;
-    g_autofree char *checkpoints = g_build_filename(run_dir, "checkpoints", NULL);
-    g_autofree char *samples = g_build_filename(run_dir, "samples", NULL);
+    checkpoints = g_build_filename(run_dir, "checkpoints", NULL);
+    samples = g_build_filename(run_dir, "samples", NULL);
     if (g_mkdir_with_parents(checkpoints, 0755) != 0 || g_mkdir_with_parents(samples, 0755) != 0) {
         g_set_error(error, SCF_ERROR, SCF_ERROR_IO, "%s: cannot create the run folder: %s",
                     run_dir, g_strerror(errno));
