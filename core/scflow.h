@@ -17,6 +17,7 @@
 #include "sampler.h"
 #include "dataset.h"
 #include "train.h"
+#include "metrics.h"
 #include "atomic_file.h"
 #include "genparams.h"
 #include "image.h"
