@@ -21,67 +21,12 @@
 #include "check.h"
 
 #define MAX_PROBE 24
-#define MAX_GRADS 3
 
 #define LINEAR_H 3e-2
 #define LINEAR_TOL 2e-3
 #define NORM_H 3e-3
 #define NORM_TOL 2e-3
 
-static float *dense_random(size_t n, float lo, float hi, uint64_t seed)
-{
-    float *x = g_new(float, n);
-    chk_fill(x, n, lo, hi, seed);
-    return x;
-}
-
-/* ---- the shared gradient harness ---- */
-
-/* One op under test: its forward folded into a loss, its backward with
- * dout = r (the loss's weights) adding into grads[i] (NULL entries skipped),
- * and the inputs the gradients belong to. */
-typedef struct {
-    const char *op;
-    chk_loss_fn loss;
-    void (*backward)(void *ctx, float *const *grads);
-    void *ctx;
-    int n;
-    const char *names[MAX_GRADS];
-    float *wrt[MAX_GRADS];
-    size_t sizes[MAX_GRADS];
-} grad_case;
-
-static void check_grad_case(const grad_case *gc, double h, double tol)
-{
-    float *grad[MAX_GRADS] = { 0 };
-    chk_grad probes[MAX_GRADS];
-    for (int i = 0; i < gc->n; i++) {
-        grad[i] = g_new0(float, gc->sizes[i]);
-        probes[i] = (chk_grad){ gc->names[i], gc->wrt[i], grad[i], gc->sizes[i] };
-    }
-    gc->backward(gc->ctx, grad);
-    g_assert_true(chk_gradcheck(gc->op, gc->loss, gc->ctx, probes, gc->n,
-                                (float)h, tol, MAX_PROBE));
-
-    for (int i = 0; i < gc->n; i++) {
-        /* Backward accumulates: two calls onto a non-zero buffer give prior + 2*grad. */
-        float *acc = dense_random(gc->sizes[i], -1.0f, 1.0f, 700 + i);
-        float *expect = g_new(float, gc->sizes[i]);
-        for (size_t j = 0; j < gc->sizes[i]; j++)
-            expect[j] = acc[j] + 2.0f * grad[i][j];
-        float *only[MAX_GRADS] = { 0 };
-        only[i] = acc;
-        /* ...and with every other gradient NULL, this one is unchanged. */
-        gc->backward(gc->ctx, only);
-        gc->backward(gc->ctx, only);
-        g_autofree char *what = g_strdup_printf("%s %s accumulated twice", gc->op, gc->names[i]);
-        g_assert_true(chk_close(what, acc, expect, gc->sizes[i], 1e-6));
-        g_free(acc);
-        g_free(expect);
-    }
-    for (int i = 0; i < gc->n; i++)
-        g_free(grad[i]);
-}
 
 /* ---- linear ---- */
 
@@ -110,11 +55,11 @@ static void test_linear(gconstpointer data)
 {
     const gboolean bias = GPOINTER_TO_INT(data);
     linear_ctx c = { .M = 5, .K = 7, .N = 3 };
-    c.in = dense_random((size_t)c.M * c.K, -1, 1, 1);
-    c.w = dense_random((size_t)c.N * c.K, -1, 1, 2);
-    c.b = bias ? dense_random(c.N, -1, 1, 3) : NULL;
+    c.in = chk_random((size_t)c.M * c.K, -1, 1, 1);
+    c.w = chk_random((size_t)c.N * c.K, -1, 1, 2);
+    c.b = bias ? chk_random(c.N, -1, 1, 3) : NULL;
     c.out = g_new(float, (size_t)c.M * c.N);
-    c.r = dense_random((size_t)c.M * c.N, -1, 1, 4);
+    c.r = chk_random((size_t)c.M * c.N, -1, 1, 4);
 
     float *ref = g_new(float, (size_t)c.M * c.N);
     for (int m = 0; m < c.M; m++)
@@ -127,10 +72,10 @@ static void test_linear(gconstpointer data)
     linear_loss(&c);
     g_assert_true(chk_close("linear forward", c.out, ref, (size_t)c.M * c.N, 1e-5));
 
-    grad_case gc = { "linear", linear_loss, linear_backward, &c, bias ? 3 : 2,
+    chk_grad_case gc = { "linear", linear_loss, linear_backward, &c, bias ? 3 : 2,
                      { "din", "dw", "db" }, { c.in, c.w, c.b },
                      { (size_t)c.M * c.K, (size_t)c.N * c.K, (size_t)c.N } };
-    check_grad_case(&gc, LINEAR_H, LINEAR_TOL);
+    chk_grad_case_run(&gc, LINEAR_H, LINEAR_TOL, MAX_PROBE);
     g_free(c.in); g_free(c.w); g_free(c.b); g_free(c.out); g_free(c.r); g_free(ref);
 }
 
@@ -222,20 +167,20 @@ static void test_conv2d(gconstpointer data)
     const size_t nin = (size_t)s->B * s->Cin * s->H * s->W;
     const size_t nw = (size_t)s->Cout * s->Cin * s->k * s->k;
     const size_t nout = conv_out_size(&c);
-    c.in = dense_random(nin, -1, 1, 11);
-    c.w = dense_random(nw, -1, 1, 12);
-    c.b = s->bias ? dense_random(s->Cout, -1, 1, 13) : NULL;
+    c.in = chk_random(nin, -1, 1, 11);
+    c.w = chk_random(nw, -1, 1, 12);
+    c.b = s->bias ? chk_random(s->Cout, -1, 1, 13) : NULL;
     c.out = g_new(float, nout);
-    c.r = dense_random(nout, -1, 1, 14);
+    c.r = chk_random(nout, -1, 1, 14);
 
     float *ref = g_new(float, nout);
     conv_reference(&c, ref);
     conv_loss(&c);
     g_assert_true(chk_close("conv2d forward", c.out, ref, nout, 1e-5));
 
-    grad_case gc = { "conv2d", conv_loss, conv_backward, &c, s->bias ? 3 : 2,
+    chk_grad_case gc = { "conv2d", conv_loss, conv_backward, &c, s->bias ? 3 : 2,
                      { "din", "dw", "db" }, { c.in, c.w, c.b }, { nin, nw, (size_t)s->Cout } };
-    check_grad_case(&gc, LINEAR_H, LINEAR_TOL);
+    chk_grad_case_run(&gc, LINEAR_H, LINEAR_TOL, MAX_PROBE);
     g_free(c.in); g_free(c.w); g_free(c.b); g_free(c.out); g_free(c.r); g_free(ref);
 }
 
@@ -285,11 +230,11 @@ static void group_norm_backward(void *p, float *const *g)
 static void norm_ctx_init(norm_ctx *c, size_t nx, size_t rows)
 {
     c->eps = 1e-5f;
-    c->x = dense_random(nx, -2, 3, 21);   /* off-centre: the mean matters */
-    c->gamma = dense_random(c->C, 0.5f, 1.5f, 22);
-    c->beta = dense_random(c->C, -0.5f, 0.5f, 23);
+    c->x = chk_random(nx, -2, 3, 21);   /* off-centre: the mean matters */
+    c->gamma = chk_random(c->C, 0.5f, 1.5f, 22);
+    c->beta = chk_random(c->C, -0.5f, 0.5f, 23);
     c->out = g_new(float, nx);
-    c->r = dense_random(nx, -1, 1, 24);
+    c->r = chk_random(nx, -1, 1, 24);
     c->mean = g_new(float, rows);
     c->rstd = g_new(float, rows);
 }
@@ -332,10 +277,10 @@ static void test_group_norm(gconstpointer data)
                                   c.B, c.C, c.HW, c.G, c.eps, c.silu);
     g_assert_true(chk_close("group norm forward without statistics", c.out, ref, nx, 1e-5));
 
-    grad_case gc = { c.silu ? "group norm + silu" : "group norm", group_norm_loss,
+    chk_grad_case gc = { c.silu ? "group norm + silu" : "group norm", group_norm_loss,
                      group_norm_backward, &c, 3, { "dx", "dgamma", "dbeta" },
                      { c.x, c.gamma, c.beta }, { nx, (size_t)c.C, (size_t)c.C } };
-    check_grad_case(&gc, NORM_H, NORM_TOL);
+    chk_grad_case_run(&gc, NORM_H, NORM_TOL, MAX_PROBE);
     norm_ctx_clear(&c);
     g_free(ref); g_free(ref_mean); g_free(ref_rstd); g_free(xhat);
 }
@@ -376,10 +321,10 @@ static void test_layer_norm(void)
     layer_norm_loss(&c);
     g_assert_true(chk_close("layer norm forward", c.out, ref, nx, 1e-5));
 
-    grad_case gc = { "layer norm", layer_norm_loss, layer_norm_backward, &c, 3,
+    chk_grad_case gc = { "layer norm", layer_norm_loss, layer_norm_backward, &c, 3,
                      { "dx", "dgamma", "dbeta" }, { c.x, c.gamma, c.beta },
                      { nx, (size_t)c.C, (size_t)c.C } };
-    check_grad_case(&gc, NORM_H, NORM_TOL);
+    chk_grad_case_run(&gc, NORM_H, NORM_TOL, MAX_PROBE);
     norm_ctx_clear(&c);
     g_free(ref); g_free(xhat);
 }
