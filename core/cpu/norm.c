@@ -5,6 +5,7 @@
  * pass, so each kernel streams its tensors from memory once. Statistics are
  * biased (divide by n), as PyTorch's. */
 #include "cpu_kernels.h"
+#include "kernel_util.h"
 #include <math.h>
 #include <omp.h>
 #include <stdint.h>
@@ -28,54 +29,15 @@ static void norm_moments(const float *x, size_t n, float eps, float *mean, float
     *rstd = (float)(1.0 / sqrt(var + (double)eps));
 }
 
-static inline int32_t norm_bits(float f)
-{
-    int32_t i;
-    memcpy(&i, &f, sizeof i);
-    return i;
-}
-
-static inline float norm_float(int32_t i)
-{
-    float f;
-    memcpy(&f, &i, sizeof f);
-    return f;
-}
-
-/* e^x to within 1.5 ulp on [-87, 87] (measured over every float there):
- * Cephes' polynomial after reduction by ln 2. glibc's expf only vectorises
- * under -ffast-math, and a scalar call per element would make the fused SiLU
- * compute-bound; this inlines into vector code. */
-static inline float norm_expf(float x)
-{
-    /* |x| <= 87 keeps 2^n a normal float. The clamp compares bit patterns
-     * (which order like the values for |x|) because GCC will not vectorise a
-     * float compare under its default -ftrapping-math. */
-    const int32_t lim = 0x42ae0000;   /* 87.0f */
-    const int32_t ax = norm_bits(fabsf(x));
-    x = copysignf(norm_float(ax > lim ? lim : ax), x);
-    float n = rintf(x * 1.44269504088896341f);
-    float r = fmaf(n, -0.693359375f, x);   /* ln 2 split in two for exact n*ln2 */
-    r = fmaf(n, 2.12194440e-4f, r);
-    float p = 1.9875691500e-4f;
-    p = fmaf(p, r, 1.3981999507e-3f);
-    p = fmaf(p, r, 8.3334519073e-3f);
-    p = fmaf(p, r, 4.1665795894e-2f);
-    p = fmaf(p, r, 1.6666665459e-1f);
-    p = fmaf(p, r, 5.0000001201e-1f);
-    p = fmaf(p, r * r, r) + 1.0f;
-    return p * norm_float(((int32_t)n + 127) << 23);
-}
-
 static inline float norm_silu(float y)
 {
-    return y / (1.0f + norm_expf(-y));
+    return y / (1.0f + scf_cpu_expf(-y));
 }
 
 /* d silu(y)/dy times dout */
 static inline float norm_silu_grad(float dout, float y)
 {
-    float s = 1.0f / (1.0f + norm_expf(-y));
+    float s = 1.0f / (1.0f + scf_cpu_expf(-y));
     return dout * s * (1.0f + y * (1.0f - s));
 }
 
