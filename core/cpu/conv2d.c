@@ -15,6 +15,7 @@
  * parallel regions; work that cannot be split (one tile, or one image in
  * backward) runs outside any region so that OpenBLAS threads the products. */
 #include "cpu_kernels.h"
+#include "kernel_util.h"
 #include <cblas.h>
 #include <omp.h>
 #include <string.h>
@@ -186,11 +187,7 @@ static void conv_col2im_add(const conv_plan *p, float *col, int oh0, int oh1, fl
 
 static float *conv_workspace(scf_backend *be, size_t floats, const char *op)
 {
-    float *ws = scf_backend_workspace(be, floats * sizeof(float));
-    if (!ws)
-        g_critical("%s: cannot allocate a %zu-byte workspace; result left unchanged",
-                   op, floats * sizeof(float));
-    return ws;
+    return scf_cpu_workspace(be, floats * sizeof(float), op);
 }
 
 /* Forward tile t: a band of output rows of one image. */

@@ -190,12 +190,9 @@ void scf_cpu_layer_norm_backward(scf_backend *be, float *dx, float *dgamma, floa
      * The slices are kept even when neither is wanted, so the row loop has
      * no branch to stop it vectorising. */
     const size_t part_bytes = (size_t)omp_get_max_threads() * 2 * C * sizeof(float);
-    float *part = scf_backend_workspace(be, part_bytes);
-    if (!part) {
-        g_critical("layer norm backward: cannot allocate a %zu-byte workspace; "
-                   "gradients left unchanged", part_bytes);
+    float *part = scf_cpu_workspace(be, part_bytes, "layer norm backward");
+    if (!part)
         return;
-    }
     #pragma omp parallel
     {
         const int nt = omp_get_num_threads();
