@@ -5,7 +5,10 @@
 #include <stdio.h>
 #include <string.h>
 
+int scf_cli_bench(int argc, char **argv);
+
 static const scf_cli_command commands[] = {
+    { "bench", "Time the engine's kernels against PyTorch (scflow bench ops)", scf_cli_bench },
     { NULL, NULL, NULL },
 };
 

@@ -155,6 +155,16 @@ struct scf_backend {
     void (*add_channel_forward)(scf_backend *be, float *x, const float *v, int B, int C, int S);
     void (*add_channel_backward)(scf_backend *be, float *dv, const float *dout, int B, int C, int S);
     double (*sum_squares)(scf_backend *be, const float *x, size_t n);
+    /* out[b,:] = s[b] * x[b,:] over x[B,S] (per-sample time factors, as in
+     * the flow readout x - tau*v); backward: dx += s*dout, ds[b] += sum dout*x */
+    void (*batch_scale_forward)(scf_backend *be, float *out, const float *x, const float *s,
+                                int B, int S);
+    void (*batch_scale_backward)(scf_backend *be, float *dx, float *ds, const float *dout,
+                                 const float *x, const float *s, int B, int S);
+    /* out[B,C,R] = x[B,R,C] transposed per batch (NCHW feature maps <-> token
+     * rows); accumulate adds into out, which is how backward uses it */
+    void (*transpose)(scf_backend *be, float *out, const float *x, int B, int R, int C,
+                      int accumulate);
 
     /* ---- losses: mean over n elements; backward adds dloss * d(loss)/da ---- */
     float (*mse_forward)(scf_backend *be, const float *a, const float *b, size_t n);

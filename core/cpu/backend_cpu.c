@@ -145,5 +145,8 @@ scf_backend *scf_backend_cpu_new(int threads)
     be->ema_update = scf_cpu_ema_update;
     be->rng_normal = scf_cpu_rng_normal;
     be->rng_uniform = scf_cpu_rng_uniform;
+    be->batch_scale_forward = scf_cpu_batch_scale_forward;
+    be->batch_scale_backward = scf_cpu_batch_scale_backward;
+    be->transpose = scf_cpu_transpose;
     return be;
 }

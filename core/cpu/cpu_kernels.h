@@ -97,3 +97,10 @@ void scf_cpu_ema_update(scf_backend *be, float *ema, const float *param, size_t 
 /* rng.c (CPU side of core/rng.h) */
 void scf_cpu_rng_normal(scf_backend *be, float *out, size_t n, uint64_t seed, uint64_t offset);
 void scf_cpu_rng_uniform(scf_backend *be, float *out, size_t n, uint64_t seed, uint64_t offset);
+/* batch.c: per-sample scaling, per-batch transpose */
+void scf_cpu_batch_scale_forward(scf_backend *be, float *out, const float *x, const float *s,
+                                 int B, int S);
+void scf_cpu_batch_scale_backward(scf_backend *be, float *dx, float *ds, const float *dout,
+                                  const float *x, const float *s, int B, int S);
+void scf_cpu_transpose(scf_backend *be, float *out, const float *x, int B, int R, int C,
+                       int accumulate);

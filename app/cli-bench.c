@@ -1,0 +1,513 @@
+/* `scflow bench ops`: times the hot kernels at UNet-like shapes, reports
+ * GFLOP/s (GB/s for memory-bound ops), the fraction of measured sgemm peak,
+ * and — when a Python with PyTorch is available — the same ops in PyTorch
+ * with the same thread count in the same run, as a ratio. Writes JSON. */
+#include "config.h"
+#include "cli.h"
+#include "scflow.h"
+#include <cblas.h>
+#include <errno.h>
+#include <glib/gstdio.h>
+#include <json-glib/json-glib.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+typedef enum { OP_CONV3X3, OP_LINEAR, OP_ATTENTION, OP_GROUP_NORM } bench_op;
+
+static const char *const op_names[] = { "conv3x3", "linear", "attention", "group_norm" };
+
+/* One case; dims mean per op:
+ *   conv3x3:    B, Cin, H(=W), Cout     (stride 1, pad 1)
+ *   linear:     M, K, N
+ *   attention:  B, Tq, Tk, H, D         (no mask)
+ *   group_norm: B, C, HW, G             (fused SiLU, eps 1e-5) */
+typedef struct {
+    bench_op op;
+    int d[5];
+    const char *what;
+} bench_case;
+
+static const bench_case cases[] = {
+    { OP_CONV3X3, { 8, 64, 32, 64 }, "32x32 teacher level 1" },
+    { OP_CONV3X3, { 8, 128, 16, 128 }, "32x32 teacher level 2" },
+    { OP_CONV3X3, { 8, 256, 8, 256 }, "32x32 teacher level 3" },
+    { OP_CONV3X3, { 1, 320, 64, 320 }, "SD1.5 level 1, 64x64 latent" },
+    { OP_LINEAR, { 2048, 128, 128 }, "attention projection, 8x16x16 tokens" },
+    { OP_LINEAR, { 2048, 128, 1024 }, "GEGLU in-projection" },
+    { OP_LINEAR, { 4096, 320, 320 }, "SD1.5 projection, 64x64 tokens" },
+    { OP_ATTENTION, { 8, 256, 256, 4, 32 }, "self, 16x16 tokens" },
+    { OP_ATTENTION, { 8, 1024, 1024, 2, 32 }, "self, 32x32 tokens" },
+    { OP_ATTENTION, { 8, 256, 20, 4, 32 }, "cross, 20 text tokens" },
+    { OP_ATTENTION, { 1, 4096, 77, 8, 40 }, "SD1.5 cross, head size 40" },
+    { OP_GROUP_NORM, { 8, 64, 1024, 32 }, "GroupNorm+SiLU 64ch 32x32" },
+    { OP_GROUP_NORM, { 8, 256, 64, 32 }, "GroupNorm+SiLU 256ch 8x8" },
+};
+
+typedef struct {
+    double fwd_ms, bwd_ms;         /* medians */
+    double fwd_flop, bwd_flop;     /* 0 for memory-bound ops */
+    double fwd_bytes, bwd_bytes;
+} bench_result;
+
+typedef void (*bench_fn)(void *ctx);
+
+static double now_s(void)
+{
+    return (double)g_get_monotonic_time() * 1e-6;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Median of repeated runs after warm-up: at least 5 runs and min_s seconds. */
+static double time_median_ms(bench_fn fn, void *ctx, double min_s)
+{
+    fn(ctx);
+    fn(ctx);
+    double samples[200];
+    int n = 0;
+    double start = now_s();
+    while (n < 200 && (n < 5 || now_s() - start < min_s)) {
+        double t0 = now_s();
+        fn(ctx);
+        samples[n++] = (now_s() - t0) * 1e3;
+    }
+    qsort(samples, (size_t)n, sizeof *samples, cmp_double);
+    return samples[n / 2];
+}
+
+typedef struct {
+    scf_backend *be;
+    const bench_case *c;
+    float *buf[12];
+} bench_ctx;
+
+static float *bench_alloc(bench_ctx *x, int slot, size_t n)
+{
+    x->buf[slot] = x->be->alloc(x->be, n * sizeof(float));
+    float *host = g_new(float, n);
+    for (size_t i = 0; i < n; i++)
+        host[i] = scf_rng_normal_at(1234 + (uint64_t)slot, i) * 0.1f;
+    x->be->upload(x->be, x->buf[slot], host, n * sizeof(float));
+    g_free(host);
+    return x->buf[slot];
+}
+
+static void conv_fwd(void *p)
+{
+    bench_ctx *x = p;
+    const int *d = x->c->d;
+    x->be->conv2d_forward(x->be, x->buf[2], x->buf[0], x->buf[1], x->buf[3],
+                          d[0], d[1], d[2], d[2], d[3], 3, 1, 1);
+    x->be->synchronize(x->be);
+}
+
+static void conv_bwd(void *p)
+{
+    bench_ctx *x = p;
+    const int *d = x->c->d;
+    x->be->conv2d_backward(x->be, x->buf[4], x->buf[5], x->buf[6], x->buf[2], x->buf[0],
+                           x->buf[1], d[0], d[1], d[2], d[2], d[3], 3, 1, 1);
+    x->be->synchronize(x->be);
+}
+
+static void linear_fwd(void *p)
+{
+    bench_ctx *x = p;
+    const int *d = x->c->d;
+    x->be->linear_forward(x->be, x->buf[2], x->buf[0], x->buf[1], x->buf[3], d[0], d[1], d[2]);
+    x->be->synchronize(x->be);
+}
+
+static void linear_bwd(void *p)
+{
+    bench_ctx *x = p;
+    const int *d = x->c->d;
+    x->be->linear_backward(x->be, x->buf[4], x->buf[5], x->buf[6], x->buf[2], x->buf[0],
+                           x->buf[1], d[0], d[1], d[2]);
+    x->be->synchronize(x->be);
+}
+
+static void attn_fwd(void *p)
+{
+    bench_ctx *x = p;
+    const int *d = x->c->d;
+    x->be->attention_forward(x->be, x->buf[3], x->buf[4], x->buf[0], x->buf[1], x->buf[2],
+                             d[0], d[1], d[2], d[3], d[4], 0);
+    x->be->synchronize(x->be);
+}
+
+static void attn_bwd(void *p)
+{
+    bench_ctx *x = p;
+    const int *d = x->c->d;
+    x->be->attention_backward(x->be, x->buf[5], x->buf[6], x->buf[7], x->buf[3], x->buf[0],
+                              x->buf[1], x->buf[2], x->buf[4], d[0], d[1], d[2], d[3], d[4]);
+    x->be->synchronize(x->be);
+}
+
+static void gn_fwd(void *p)
+{
+    bench_ctx *x = p;
+    const int *d = x->c->d;
+    x->be->group_norm_forward(x->be, x->buf[1], x->buf[4], x->buf[5], x->buf[0], x->buf[2],
+                              x->buf[3], d[0], d[1], d[2], d[3], 1e-5f, 1);
+    x->be->synchronize(x->be);
+}
+
+static void gn_bwd(void *p)
+{
+    bench_ctx *x = p;
+    const int *d = x->c->d;
+    x->be->group_norm_backward(x->be, x->buf[6], x->buf[7], x->buf[8], x->buf[1], x->buf[0],
+                               x->buf[4], x->buf[5], x->buf[2], x->buf[3],
+                               d[0], d[1], d[2], d[3], 1);
+    x->be->synchronize(x->be);
+}
+
+static bench_result bench_run_case(scf_backend *be, const bench_case *c, double min_s)
+{
+    bench_ctx x = { be, c, { 0 } };
+    bench_result r = { 0 };
+    const int *d = c->d;
+    bench_fn fwd = NULL, bwd = NULL;
+    switch (c->op) {
+    case OP_CONV3X3: {
+        size_t in = (size_t)d[0] * d[1] * d[2] * d[2], w = (size_t)d[3] * d[1] * 9,
+               out = (size_t)d[0] * d[3] * d[2] * d[2];
+        bench_alloc(&x, 0, in); bench_alloc(&x, 1, w); bench_alloc(&x, 2, out);
+        bench_alloc(&x, 3, (size_t)d[3]); bench_alloc(&x, 4, in); bench_alloc(&x, 5, w);
+        bench_alloc(&x, 6, (size_t)d[3]);
+        r.fwd_flop = 2.0 * (double)out * d[1] * 9;
+        r.bwd_flop = 2.0 * r.fwd_flop;
+        fwd = conv_fwd; bwd = conv_bwd;
+        break;
+    }
+    case OP_LINEAR: {
+        size_t in = (size_t)d[0] * d[1], w = (size_t)d[2] * d[1], out = (size_t)d[0] * d[2];
+        bench_alloc(&x, 0, in); bench_alloc(&x, 1, w); bench_alloc(&x, 2, out);
+        bench_alloc(&x, 3, (size_t)d[2]); bench_alloc(&x, 4, in); bench_alloc(&x, 5, w);
+        bench_alloc(&x, 6, (size_t)d[2]);
+        r.fwd_flop = 2.0 * (double)d[0] * d[1] * d[2];
+        r.bwd_flop = 2.0 * r.fwd_flop;
+        fwd = linear_fwd; bwd = linear_bwd;
+        break;
+    }
+    case OP_ATTENTION: {
+        size_t q = (size_t)d[0] * d[1] * d[3] * d[4], kv = (size_t)d[0] * d[2] * d[3] * d[4];
+        bench_alloc(&x, 0, q); bench_alloc(&x, 1, kv); bench_alloc(&x, 2, kv);
+        bench_alloc(&x, 3, q); bench_alloc(&x, 4, (size_t)d[0] * d[3] * d[1] * d[2]);
+        bench_alloc(&x, 5, q); bench_alloc(&x, 6, kv); bench_alloc(&x, 7, kv);
+        r.fwd_flop = 4.0 * (double)d[0] * d[3] * d[1] * d[2] * d[4];
+        r.bwd_flop = 2.0 * r.fwd_flop;
+        fwd = attn_fwd; bwd = attn_bwd;
+        break;
+    }
+    case OP_GROUP_NORM: {
+        size_t n = (size_t)d[0] * d[1] * d[2];
+        bench_alloc(&x, 0, n); bench_alloc(&x, 1, n); bench_alloc(&x, 2, (size_t)d[1]);
+        bench_alloc(&x, 3, (size_t)d[1]); bench_alloc(&x, 4, (size_t)d[0] * d[3]);
+        bench_alloc(&x, 5, (size_t)d[0] * d[3]); bench_alloc(&x, 6, n);
+        bench_alloc(&x, 7, (size_t)d[1]); bench_alloc(&x, 8, (size_t)d[1]);
+        /* minimum traffic: read x, write out; backward reads x, dout, writes dx */
+        r.fwd_bytes = 2.0 * n * sizeof(float);
+        r.bwd_bytes = 3.0 * n * sizeof(float);
+        fwd = gn_fwd; bwd = gn_bwd;
+        break;
+    }
+    }
+    r.fwd_ms = time_median_ms(fwd, &x, min_s);
+    r.bwd_ms = time_median_ms(bwd, &x, min_s);
+    for (int i = 0; i < 12; i++)
+        if (x.buf[i])
+            be->free(be, x.buf[i]);
+    return r;
+}
+
+typedef struct {
+    float *a, *b, *c;
+    int n;
+} peak_ctx;
+
+static void sgemm_square(void *p)
+{
+    peak_ctx *x = p;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, x->n, x->n, x->n, 1.0f, x->a,
+                x->n, x->b, x->n, 0.0f, x->c, x->n);
+}
+
+/* The reference for "fraction of peak": OpenBLAS sgemm on a large square product. */
+static double measure_sgemm_peak(double min_s)
+{
+    peak_ctx x = { .n = 2048 };
+    size_t nn = (size_t)x.n * x.n;
+    x.a = g_new(float, nn);
+    x.b = g_new(float, nn);
+    x.c = g_new(float, nn);
+    for (size_t i = 0; i < nn; i++)
+        x.a[i] = x.b[i] = (float)(i % 7) * 0.1f;
+    double ms = time_median_ms(sgemm_square, &x, min_s);
+    g_free(x.a);
+    g_free(x.b);
+    g_free(x.c);
+    return 2.0 * (double)nn * x.n / (ms * 1e-3) / 1e9;
+}
+
+static JsonNode *cases_to_json(void)
+{
+    JsonBuilder *b = json_builder_new();
+    json_builder_begin_array(b);
+    for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+        json_builder_begin_object(b);
+        json_builder_set_member_name(b, "op");
+        json_builder_add_string_value(b, op_names[cases[i].op]);
+        json_builder_set_member_name(b, "dims");
+        json_builder_begin_array(b);
+        for (int k = 0; k < 5; k++)
+            json_builder_add_int_value(b, cases[i].d[k]);
+        json_builder_end_array(b);
+        json_builder_end_object(b);
+    }
+    json_builder_end_array(b);
+    JsonNode *root = json_builder_get_root(b);
+    g_object_unref(b);
+    return root;
+}
+
+/* Runs tools/bench_ops.py with the same cases and thread count; returns its
+ * JSON array of {fwd_ms, bwd_ms} (NULL with a message when unavailable). */
+static JsonArray *run_torch(const char *python, int threads, double min_s, char **why)
+{
+    g_autofree char *script = g_build_filename(SCF_SOURCE_ROOT, "tools", "bench_ops.py", NULL);
+    if (!g_file_test(python, G_FILE_TEST_IS_EXECUTABLE)) {
+        *why = g_strdup_printf("no Python at %s (create it with tools/make-fixtures, or pass --torch)", python);
+        return NULL;
+    }
+    g_autoptr(JsonNode) spec = cases_to_json();
+    g_autofree char *spec_str = json_to_string(spec, FALSE);
+    g_autofree char *spec_path = NULL;
+    g_autoptr(GError) error = NULL;
+    int fd = g_file_open_tmp("scflow-bench-XXXXXX.json", &spec_path, &error);
+    if (fd < 0 || !g_file_set_contents(spec_path, spec_str, -1, &error)) {
+        *why = g_strdup(error->message);
+        if (fd >= 0)
+            close(fd);
+        return NULL;
+    }
+    close(fd);
+    g_autofree char *threads_s = g_strdup_printf("%d", threads);
+    g_autofree char *min_s_s = g_strdup_printf("%g", min_s);
+    char *argv[] = { (char *)python, script, "--spec", spec_path, "--threads", threads_s,
+                     "--min-seconds", min_s_s, NULL };
+    /* PyTorch's fair baseline: its own intra-op threads, BLAS single-threaded
+     * inside them (DESIGN.md). */
+    g_auto(GStrv) env = g_get_environ();
+    env = g_environ_setenv(env, "OPENBLAS_NUM_THREADS", "1", TRUE);
+    env = g_environ_setenv(env, "OMP_NUM_THREADS", threads_s, TRUE);
+    g_autofree char *out = NULL, *err = NULL;
+    int status = 0;
+    gboolean ran = g_spawn_sync(NULL, argv, env, G_SPAWN_DEFAULT, NULL, NULL, &out, &err,
+                                &status, &error);
+    g_unlink(spec_path);
+    if (!ran || !g_spawn_check_wait_status(status, &error)) {
+        *why = g_strdup_printf("PyTorch baseline failed: %s%s%s", error->message,
+                               err && *err ? "\n" : "", err ? err : "");
+        return NULL;
+    }
+    g_autoptr(JsonParser) parser = json_parser_new();
+    if (!json_parser_load_from_data(parser, out, -1, &error) ||
+        !JSON_NODE_HOLDS_ARRAY(json_parser_get_root(parser))) {
+        *why = g_strdup_printf("PyTorch baseline printed no JSON array: %s",
+                               error ? error->message : "wrong type");
+        return NULL;
+    }
+    JsonArray *arr = json_node_get_array(json_parser_get_root(parser));
+    if (json_array_get_length(arr) != G_N_ELEMENTS(cases)) {
+        *why = g_strdup("PyTorch baseline returned a different number of cases");
+        return NULL;
+    }
+    return json_array_ref(arr);
+}
+
+static double rate(double amount, double ms, double unit)
+{
+    return amount > 0 ? amount / (ms * 1e-3) / unit : 0;
+}
+
+static int bench_ops(int threads, const char *device, const char *python, const char *out_path,
+                     double min_s)
+{
+    g_autoptr(GError) error = NULL;
+    g_autofree char *notice = NULL;
+    scf_backend *be = scf_device_open(device, threads, &notice, &error);
+    if (!be) {
+        fprintf(stderr, "scflow bench: %s\n", error->message);
+        return SCF_EXIT_RUNTIME;
+    }
+    if (notice)
+        fprintf(stderr, "scflow bench: %s\n", notice);
+    threads = scf_get_threads();
+    printf("Measuring sgemm peak (2048^3, %d threads)...\n", threads);
+    fflush(stdout);
+    double peak = measure_sgemm_peak(min_s);
+    printf("sgemm peak: %.1f GFLOP/s\n\n", peak);
+
+    bench_result res[G_N_ELEMENTS(cases)];
+    for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+        res[i] = bench_run_case(be, &cases[i], min_s);
+        fprintf(stderr, "  %zu/%zu %s\r", i + 1, G_N_ELEMENTS(cases), op_names[cases[i].op]);
+    }
+    fprintf(stderr, "%40s\r", "");
+    g_autofree char *why = NULL;
+    JsonArray *torch = python ? run_torch(python, threads, min_s, &why) : NULL;
+    if (!torch && why)
+        fprintf(stderr, "scflow bench: %s\n", why);
+
+    JsonBuilder *b = json_builder_new();
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "version");
+    json_builder_add_string_value(b, SCF_VERSION);
+    json_builder_set_member_name(b, "device");
+    json_builder_add_string_value(b, be->name);
+    json_builder_set_member_name(b, "threads");
+    json_builder_add_int_value(b, threads);
+    json_builder_set_member_name(b, "sgemm_peak_gflops");
+    json_builder_add_double_value(b, peak);
+    json_builder_set_member_name(b, "torch");
+    json_builder_add_boolean_value(b, torch != NULL);
+    json_builder_set_member_name(b, "cases");
+    json_builder_begin_array(b);
+
+    printf("%-11s %-26s %5s %9s %9s %8s %9s %7s\n", "op", "shape", "pass", "ms", "GFLOP/s",
+           "of peak", "torch ms", "ratio");
+    for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+        const bench_case *c = &cases[i];
+        const int *d = c->d;
+        char shape[64];
+        switch (c->op) {
+        case OP_CONV3X3: g_snprintf(shape, sizeof shape, "%dx%dx%d^2->%d", d[0], d[1], d[2], d[3]); break;
+        case OP_LINEAR: g_snprintf(shape, sizeof shape, "%dx%d->%d", d[0], d[1], d[2]); break;
+        case OP_ATTENTION: g_snprintf(shape, sizeof shape, "B%d q%d k%d h%dx%d", d[0], d[1], d[2], d[3], d[4]); break;
+        case OP_GROUP_NORM: g_snprintf(shape, sizeof shape, "%dx%dx%d g%d", d[0], d[1], d[2], d[3]); break;
+        }
+        for (int pass = 0; pass < 2; pass++) {
+            double ms = pass ? res[i].bwd_ms : res[i].fwd_ms;
+            double flop = pass ? res[i].bwd_flop : res[i].fwd_flop;
+            double bytes = pass ? res[i].bwd_bytes : res[i].fwd_bytes;
+            double gflops = rate(flop, ms, 1e9);
+            double gbs = rate(bytes, ms, 1e9);
+            double torch_ms = 0;
+            if (torch) {
+                JsonObject *t = json_array_get_object_element(torch, (guint)i);
+                torch_ms = json_object_get_double_member(t, pass ? "bwd_ms" : "fwd_ms");
+            }
+            /* ratio > 1: we are faster than PyTorch */
+            double ratio = torch_ms > 0 ? torch_ms / ms : 0;
+            char perf[32], frac[16], tms[16], rat[16];
+            if (flop > 0) {
+                g_snprintf(perf, sizeof perf, "%.1f", gflops);
+                g_snprintf(frac, sizeof frac, "%.0f%%", 100.0 * gflops / peak);
+            } else {
+                g_snprintf(perf, sizeof perf, "%.1fGB/s", gbs);
+                g_snprintf(frac, sizeof frac, "-");
+            }
+            g_snprintf(tms, sizeof tms, torch ? "%.3f" : "-", torch_ms);
+            g_snprintf(rat, sizeof rat, torch ? "%.2fx" : "-", ratio);
+            printf("%-11s %-26s %5s %9.3f %9s %8s %9s %7s\n", pass ? "" : op_names[c->op],
+                   pass ? "" : shape, pass ? "bwd" : "fwd", ms, perf, frac, tms, rat);
+
+            json_builder_begin_object(b);
+            json_builder_set_member_name(b, "op");
+            json_builder_add_string_value(b, op_names[c->op]);
+            json_builder_set_member_name(b, "pass");
+            json_builder_add_string_value(b, pass ? "backward" : "forward");
+            json_builder_set_member_name(b, "what");
+            json_builder_add_string_value(b, c->what);
+            json_builder_set_member_name(b, "dims");
+            json_builder_begin_array(b);
+            for (int k = 0; k < 5 && d[k]; k++)
+                json_builder_add_int_value(b, d[k]);
+            json_builder_end_array(b);
+            json_builder_set_member_name(b, "ms");
+            json_builder_add_double_value(b, ms);
+            if (flop > 0) {
+                json_builder_set_member_name(b, "gflops");
+                json_builder_add_double_value(b, gflops);
+                json_builder_set_member_name(b, "fraction_of_sgemm_peak");
+                json_builder_add_double_value(b, gflops / peak);
+            } else {
+                json_builder_set_member_name(b, "gbytes_per_s");
+                json_builder_add_double_value(b, gbs);
+            }
+            if (torch) {
+                json_builder_set_member_name(b, "torch_ms");
+                json_builder_add_double_value(b, torch_ms);
+                json_builder_set_member_name(b, "speed_ratio_vs_torch");
+                json_builder_add_double_value(b, ratio);
+            }
+            json_builder_end_object(b);
+        }
+    }
+    json_builder_end_array(b);
+    json_builder_end_object(b);
+
+    g_autoptr(JsonNode) root = json_builder_get_root(b);
+    g_object_unref(b);
+    if (torch)
+        json_array_unref(torch);
+    scf_backend_free(be);
+
+    g_autoptr(JsonGenerator) gen = json_generator_new();
+    json_generator_set_pretty(gen, TRUE);
+    json_generator_set_root(gen, root);
+    g_autofree char *dir = g_path_get_dirname(out_path);
+    if (g_mkdir_with_parents(dir, 0755) != 0 || !json_generator_to_file(gen, out_path, &error)) {
+        fprintf(stderr, "scflow bench: cannot write %s: %s\n", out_path,
+                error ? error->message : g_strerror(errno));
+        return SCF_EXIT_RUNTIME;
+    }
+    printf("\nratio = PyTorch time / scflow time (above 1: scflow is faster)\nwrote %s\n", out_path);
+    return SCF_EXIT_OK;
+}
+
+int scf_cli_bench(int argc, char **argv)
+{
+    int threads = 0;
+    char *device = NULL, *python = NULL, *out = NULL;
+    gboolean no_torch = FALSE;
+    double min_s = 0.5;
+    GOptionEntry entries[] = {
+        { "threads", 't', 0, G_OPTION_ARG_INT, &threads, "Threads (default: all cores)", "N" },
+        { "device", 'd', 0, G_OPTION_ARG_STRING, &device, "auto, cpu, cuda or cuda:N (default cpu)", "DEV" },
+        { "torch", 0, 0, G_OPTION_ARG_FILENAME, &python,
+          "Python with PyTorch for the baseline (default: .venv/bin/python of the source tree)", "PYTHON" },
+        { "no-torch", 0, 0, G_OPTION_ARG_NONE, &no_torch, "Skip the PyTorch baseline", NULL },
+        { "out", 'o', 0, G_OPTION_ARG_FILENAME, &out, "JSON result (default bench/results/ops-<device>.json)", "FILE" },
+        { "min-seconds", 0, 0, G_OPTION_ARG_DOUBLE, &min_s, "Time each op for at least this long (default 0.5)", "S" },
+        { NULL },
+    };
+    if (!scf_cli_parse("bench", "ops: time the hot kernels against PyTorch", entries, &argc, &argv))
+        return SCF_EXIT_USAGE;
+    if (argc != 2 || strcmp(argv[1], "ops") != 0) {
+        fprintf(stderr, "scflow bench: expected 'scflow bench ops'\nTry 'scflow bench --help'.\n");
+        return SCF_EXIT_USAGE;
+    }
+    if (threads < 0 || min_s <= 0 || min_s > 60) {
+        fprintf(stderr, "scflow bench: --threads must be >= 0 and --min-seconds in (0, 60]\n");
+        return SCF_EXIT_USAGE;
+    }
+    g_autofree char *default_python = g_build_filename(SCF_SOURCE_ROOT, ".venv", "bin", "python", NULL);
+    const char *dev = device ? device : "cpu";
+    g_autofree char *default_out = g_strdup_printf("bench/results/ops-%s.json", dev);
+    int rc = bench_ops(threads, dev, no_torch ? NULL : python ? python : default_python,
+                       out ? out : default_out, min_s);
+    g_free(device);
+    g_free(python);
+    g_free(out);
+    return rc;
+}

@@ -1,0 +1,93 @@
+#!/usr/bin/env python3
+"""PyTorch twin of `scflow bench ops`: times the same cases (given as JSON by
+scflow) with the same thread count and prints a JSON array of
+{"fwd_ms", "bwd_ms"} medians. Run by scflow; needs torch (tools/make-fixtures
+creates the virtual environment)."""
+import argparse
+import json
+import math
+import time
+
+import torch
+import torch.nn.functional as F
+
+
+def median_ms(fn, min_s):
+    fn()
+    fn()
+    samples = []
+    start = time.perf_counter()
+    while len(samples) < 200 and (len(samples) < 5 or time.perf_counter() - start < min_s):
+        t0 = time.perf_counter()
+        fn()
+        samples.append((time.perf_counter() - t0) * 1e3)
+    samples.sort()
+    return samples[len(samples) // 2]
+
+
+def rand(*shape, grad=False):
+    return (torch.randn(*shape) * 0.1).requires_grad_(grad)
+
+
+def case_fns(op, d):
+    """Returns (forward, backward) closures matching scflow's kernels."""
+    if op == "conv3x3":
+        b, cin, hw, cout = d[:4]
+        x, w, bias = rand(b, cin, hw, hw, grad=True), rand(cout, cin, 3, 3, grad=True), rand(cout, grad=True)
+        fwd = lambda: F.conv2d(x, w, bias, padding=1)
+    elif op == "linear":
+        m, k, n = d[:3]
+        x, w, bias = rand(m, k, grad=True), rand(n, k, grad=True), rand(n, grad=True)
+        fwd = lambda: F.linear(x, w, bias)
+    elif op == "attention":
+        b, tq, tk, h, dh = d[:5]
+        q, k, v = rand(b, tq, h * dh, grad=True), rand(b, tk, h * dh, grad=True), rand(b, tk, h * dh, grad=True)
+
+        def fwd():
+            # the same [B, T, H*D] layout in and out as scflow's kernel
+            qh = q.view(b, tq, h, dh).transpose(1, 2)
+            kh = k.view(b, tk, h, dh).transpose(1, 2)
+            vh = v.view(b, tk, h, dh).transpose(1, 2)
+            o = F.scaled_dot_product_attention(qh, kh, vh)
+            return o.transpose(1, 2).reshape(b, tq, h * dh)
+    elif op == "group_norm":
+        b, c, hw, g = d[:4]
+        x, gamma, beta = rand(b, c, hw, grad=True), rand(c, grad=True), rand(c, grad=True)
+        fwd = lambda: F.silu(F.group_norm(x, g, gamma, beta, 1e-5))
+    else:
+        raise ValueError(f"unknown op {op}")
+
+    def forward():
+        with torch.no_grad():
+            fwd()
+
+    out = fwd()
+    dout = torch.randn_like(out)
+
+    def backward():
+        # backward only: the graph is kept, as scflow's backward reuses saved activations
+        out.backward(dout, retain_graph=True)
+
+    return forward, backward
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--spec", required=True)
+    ap.add_argument("--threads", type=int, required=True)
+    ap.add_argument("--min-seconds", type=float, default=0.5)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    with open(args.spec, encoding="utf-8") as f:
+        cases = json.load(f)
+    results = []
+    for case in cases:
+        fwd, bwd = case_fns(case["op"], case["dims"])
+        results.append({"fwd_ms": median_ms(fwd, args.min_seconds),
+                        "bwd_ms": median_ms(bwd, args.min_seconds)})
+    print(json.dumps(results))
+
+
+if __name__ == "__main__":
+    main()
