@@ -362,6 +362,68 @@ static void run_add_channel(fx_case *c)
     fx_expect(c, "dv", dv, B * C, RTOL);
 }
 
+static void run_add(fx_case *c)
+{
+    scf_backend *be = chk_cpu();
+    size_t n = fx_int(c, "n");
+    float *out = fx_zeros(c, n);
+    be->add(be, out, fx_tensor(c, "a", n), fx_tensor(c, "b", n), n);
+    fx_expect(c, "out", out, n, RTOL);
+}
+
+static void run_scale(fx_case *c)
+{
+    scf_backend *be = chk_cpu();
+    size_t n = fx_int(c, "n");
+    float *out = fx_zeros(c, n);
+    be->scale(be, out, fx_tensor(c, "x", n), (float)fx_num(c, "s"), n);
+    fx_expect(c, "out", out, n, RTOL);
+}
+
+static void run_axpy(fx_case *c)
+{
+    scf_backend *be = chk_cpu();
+    size_t n = fx_int(c, "n");
+    float *y = fx_tensor(c, "y", n);
+    be->axpy(be, y, fx_tensor(c, "x", n), (float)fx_num(c, "a"), n);
+    fx_expect(c, "out", y, n, RTOL);
+}
+
+static void run_sum_squares(fx_case *c)
+{
+    scf_backend *be = chk_cpu();
+    size_t n = fx_int(c, "n");
+    float sum = (float)be->sum_squares(be, fx_tensor(c, "x", n), n);
+    fx_expect(c, "out", &sum, 1, RTOL);
+}
+
+static void run_batch_scale(fx_case *c)
+{
+    scf_backend *be = chk_cpu();
+    int B = fx_int(c, "B"), S = fx_int(c, "S");
+    size_t n = (size_t)B * S;
+    const float *x = fx_tensor(c, "x", n), *s = fx_tensor(c, "s", B);
+    float *out = fx_zeros(c, n), *dx = fx_zeros(c, n), *ds = fx_zeros(c, B);
+    be->batch_scale_forward(be, out, x, s, B, S);
+    fx_expect(c, "out", out, n, RTOL);
+    be->batch_scale_backward(be, dx, ds, fx_tensor(c, "dout", n), x, s, B, S);
+    fx_expect(c, "dx", dx, n, RTOL);
+    fx_expect(c, "ds", ds, B, RTOL);
+}
+
+static void run_transpose(fx_case *c)
+{
+    scf_backend *be = chk_cpu();
+    int B = fx_int(c, "B"), R = fx_int(c, "R"), C = fx_int(c, "C");
+    int accumulate = fx_int(c, "accumulate");
+    size_t n = (size_t)B * R * C;
+    float *out = fx_tensor(c, "base", n), *dx = fx_zeros(c, n);
+    be->transpose(be, out, fx_tensor(c, "x", n), B, R, C, accumulate);
+    fx_expect(c, "out", out, n, RTOL);
+    be->transpose(be, dx, fx_tensor(c, "dout", n), B, C, R, 1);
+    fx_expect(c, "dx", dx, n, RTOL);
+}
+
 static void run_mse(fx_case *c)
 {
     scf_backend *be = chk_cpu();
@@ -462,6 +524,12 @@ static const parity_op parity_ops[] = {
     { "concat", run_concat, 0 },
     { "mul", run_mul, 0 },
     { "add_channel", run_add_channel, 0 },
+    { "add", run_add, 0 },
+    { "scale", run_scale, 0 },
+    { "axpy", run_axpy, 0 },
+    { "sum_squares", run_sum_squares, 0 },
+    { "batch_scale", run_batch_scale, 0 },
+    { "transpose", run_transpose, 0 },
     { "mse", run_mse, 0 },
     { "pseudo_huber", run_pseudo_huber, 0 },
     { "softplus", run_softplus, 0 },

@@ -296,6 +296,51 @@ def mul(f):
     c.backward(a * b, {"da": a, "db": b})
 
 
+def add(f):
+    n = 37
+    c = f.case("default", n=n)
+    c.put("out", c.input("a", n) + c.input("b", n))
+
+
+def scale(f):
+    n, s = 37, -0.37
+    c = f.case("default", n=n, s=s)
+    c.put("out", c.input("x", n) * s)
+
+
+def axpy(f):
+    n, a = 37, 0.61
+    c = f.case("default", n=n, a=a)
+    y = c.input("y", n)
+    c.put("out", y + a * c.input("x", n))
+
+
+def sum_squares(f):
+    n = 1000
+    c = f.case("default", n=n)
+    c.put("out", (c.input("x", n, scale=3.0) ** 2).sum().reshape(1))
+
+
+def batch_scale(f):
+    B, S = 3, 10
+    c = f.case("default", B=B, S=S)
+    x = c.input("x", B, S)
+    s = c.input("s", B)
+    c.backward(s[:, None] * x, {"dx": x, "ds": s})
+
+
+def transpose(f):
+    # out[B,C,R] = x[B,R,C]^T; "accumulate" adds into what out already holds
+    # ("base"), which is how backward uses it; dx is the transpose of dout.
+    B, R, C = 2, 3, 5
+    for name, accumulate in (("write", 0), ("accumulate", 1)):
+        c = f.case(name, B=B, R=R, C=C, accumulate=accumulate)
+        x = c.input("x", B, R, C)
+        base = c.input("base", B, C, R, grad=False)
+        out = x.transpose(1, 2) + (base if accumulate else 0)
+        c.backward(out, {"dx": x})
+
+
 def add_channel(f):
     B, C, S = 2, 3, 5
     c = f.case("default", B=B, C=C, S=S)
@@ -403,6 +448,12 @@ OPS = {
     "concat": concat,
     "mul": mul,
     "add_channel": add_channel,
+    "add": add,
+    "scale": scale,
+    "axpy": axpy,
+    "sum_squares": sum_squares,
+    "batch_scale": batch_scale,
+    "transpose": transpose,
     "mse": mse,
     "pseudo_huber": pseudo_huber,
     "softplus": softplus,
