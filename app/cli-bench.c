@@ -2,7 +2,7 @@
  * GFLOP/s (GB/s for memory-bound ops), the fraction of measured sgemm peak,
  * and — when a Python with PyTorch is available — the same ops in PyTorch
  * with the same thread count in the same run, as a ratio. Writes JSON. */
-#include "config.h"
+#include "build-config.h"
 #include "cli.h"
 #include "scflow.h"
 #include <cblas.h>

@@ -1,5 +1,5 @@
 /* `scflow`: the command-line face of the engine. */
-#include "config.h"
+#include "build-config.h"
 #include "cli.h"
 #include <locale.h>
 #include <stdio.h>

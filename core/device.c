@@ -1,4 +1,4 @@
-#include "config.h"
+#include "build-config.h"
 #include "device.h"
 #include "error.h"
 #include <stdlib.h>

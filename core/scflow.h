@@ -8,3 +8,4 @@
 #include "rng.h"
 #include "safetensors.h"
 #include "optim.h"
+#include "graph.h"

@@ -33,21 +33,6 @@
 #pragma weak scf_cpu_add_channel_forward
 #pragma weak scf_cpu_add_channel_backward
 #pragma weak scf_cpu_sum_squares
-#pragma weak scf_cpu_timestep_embedding
-#pragma weak scf_cpu_embedding_forward
-#pragma weak scf_cpu_embedding_backward
-#pragma weak scf_cpu_mse_forward
-#pragma weak scf_cpu_mse_backward
-#pragma weak scf_cpu_pseudo_huber_forward
-#pragma weak scf_cpu_pseudo_huber_backward
-#pragma weak scf_cpu_softplus_forward
-#pragma weak scf_cpu_softplus_backward
-#pragma weak scf_cpu_gan_logistic_forward
-#pragma weak scf_cpu_gan_logistic_backward
-#pragma weak scf_cpu_adamw_update
-#pragma weak scf_cpu_ema_update
-#pragma weak scf_cpu_rng_normal
-#pragma weak scf_cpu_rng_uniform
 
 static void *cpu_alloc(scf_backend *be, size_t bytes)
 {
