@@ -401,7 +401,7 @@ def adamw(f):
     lr, beta1, beta2, eps, wd = 1e-3, 0.9, 0.999, 1e-8, 0.01
     c = f.case("default", n=n, steps=steps, lr=lr, beta1=beta1, beta2=beta2, eps=eps,
                weight_decay=wd)
-    p = c.input("param0", n, grad=False)
+    p = c.input("param0", n, scale=0.5, grad=False)
     grads = []
     for step in range(1, steps + 1):
         g = torch.randn(n)
