@@ -9,3 +9,5 @@
 #include "safetensors.h"
 #include "optim.h"
 #include "graph.h"
+#include "genparams.h"
+#include "image.h"

@@ -1,0 +1,446 @@
+/* The real application under Xvfb (see run-xvfb.sh): its main window, pages,
+ * actions, accelerators, dialogs and saved window size. Screenshots go to
+ * $SCF_TEST_OUT for a person to look at.
+ *
+ * The cases share one application and run in order: GTK initialises once
+ * per process, and the last case quits. */
+#include "build-config.h"
+#include "scf-application.h"
+#include "scf-preferences-window.h"
+#include "scf-window.h"
+#include <gtk/gtk.h>
+#include <string.h>
+
+#define WAIT_SECONDS 10
+
+static ScfApplication *app;
+static GSettings *settings;
+
+static const char *const page_names[] = { "generate", "compare", "gallery", "training" };
+static const char *const page_titles[] = { "Generate", "Compare", "Gallery", "Training" };
+
+typedef gboolean (*condition_func)(gpointer data);
+
+/* Runs the main loop until cond holds; FALSE on timeout. */
+static gboolean wait_until(condition_func cond, gpointer data)
+{
+    gint64 deadline = g_get_monotonic_time() + WAIT_SECONDS * G_USEC_PER_SEC;
+    while (!cond(data)) {
+        if (g_get_monotonic_time() > deadline)
+            return FALSE;
+        if (!g_main_context_iteration(NULL, FALSE))
+            g_usleep(1000);
+    }
+    return TRUE;
+}
+
+static gboolean frames_counted(GtkWidget *widget, GdkFrameClock *clock, gpointer data)
+{
+    ++*(int *)data;
+    return G_SOURCE_CONTINUE;
+}
+
+static gboolean two_frames(gpointer data)
+{
+    return *(int *)data >= 2;
+}
+
+/* Waits until widget has been laid out and drawn with its current state. */
+static void wait_drawn(GtkWidget *widget)
+{
+    int frames = 0;
+    guint id = gtk_widget_add_tick_callback(widget, frames_counted, &frames, NULL);
+    g_assert_true(wait_until(two_frames, &frames));
+    gtk_widget_remove_tick_callback(widget, id);
+}
+
+/* The first window of the application of the given type, or NULL. */
+static GtkWindow *app_window_of_type(GType type)
+{
+    for (GList *l = gtk_application_get_windows(GTK_APPLICATION(app)); l; l = l->next)
+        if (G_TYPE_CHECK_INSTANCE_TYPE(l->data, type) && gtk_widget_get_mapped(l->data))
+            return l->data;
+    return NULL;
+}
+
+static gboolean widget_mapped(gpointer widget)
+{
+    return gtk_widget_get_mapped(widget);
+}
+
+static gboolean widget_unmapped(gpointer widget)
+{
+    return !gtk_widget_get_mapped(widget);
+}
+
+static gboolean window_of_type_mapped(gpointer type)
+{
+    return app_window_of_type(GPOINTER_TO_SIZE(type)) != NULL;
+}
+
+static gboolean window_of_type_gone(gpointer type)
+{
+    return app_window_of_type(GPOINTER_TO_SIZE(type)) == NULL;
+}
+
+static GtkWindow *wait_window(GType type)
+{
+    g_assert_true(wait_until(window_of_type_mapped, GSIZE_TO_POINTER(type)));
+    GtkWindow *window = app_window_of_type(type);
+    wait_drawn(GTK_WIDGET(window));
+    return window;
+}
+
+static void close_and_wait(GtkWindow *window, GType type)
+{
+    gtk_window_close(window);
+    g_assert_true(wait_until(window_of_type_gone, GSIZE_TO_POINTER(type)));
+}
+
+/* Depth-first search for a descendant of the given type. */
+static GtkWidget *find_descendant(GtkWidget *widget, GType type)
+{
+    if (G_TYPE_CHECK_INSTANCE_TYPE(widget, type))
+        return widget;
+    for (GtkWidget *c = gtk_widget_get_first_child(widget); c; c = gtk_widget_get_next_sibling(c)) {
+        GtkWidget *found = find_descendant(c, type);
+        if (found)
+            return found;
+    }
+    return NULL;
+}
+
+static void collect_descendants(GtkWidget *widget, GType type, GPtrArray *into)
+{
+    if (G_TYPE_CHECK_INSTANCE_TYPE(widget, type))
+        g_ptr_array_add(into, widget);
+    for (GtkWidget *c = gtk_widget_get_first_child(widget); c; c = gtk_widget_get_next_sibling(c))
+        collect_descendants(c, type, into);
+}
+
+static ScfWindow *main_window(void)
+{
+    GtkWindow *window = app_window_of_type(SCF_TYPE_WINDOW);
+    g_assert_nonnull(window);
+    return SCF_WINDOW(window);
+}
+
+static GtkStack *main_stack(void)
+{
+    GtkWidget *stack = find_descendant(GTK_WIDGET(main_window()), GTK_TYPE_STACK);
+    g_assert_nonnull(stack);
+    return GTK_STACK(stack);
+}
+
+/* Renders widget as it is on screen into $SCF_TEST_OUT/name. */
+static void save_screenshot(GtkWidget *widget, const char *name)
+{
+    const char *dir = g_getenv("SCF_TEST_OUT");
+    g_assert_nonnull(dir);
+    g_assert_cmpint(g_mkdir_with_parents(dir, 0755), ==, 0);
+
+    int width = gtk_widget_get_width(widget), height = gtk_widget_get_height(widget);
+    g_assert_cmpint(width, >, 0);
+    g_assert_cmpint(height, >, 0);
+    g_autoptr(GdkPaintable) paintable = gtk_widget_paintable_new(widget);
+    GtkSnapshot *snapshot = gtk_snapshot_new();
+    gdk_paintable_snapshot(paintable, snapshot, width, height);
+    g_autoptr(GskRenderNode) node = gtk_snapshot_free_to_node(snapshot);
+    g_assert_nonnull(node);
+    GskRenderer *renderer = gtk_native_get_renderer(gtk_widget_get_native(widget));
+    graphene_rect_t bounds = GRAPHENE_RECT_INIT(0, 0, width, height);
+    g_autoptr(GdkTexture) texture = gsk_renderer_render_texture(renderer, node, &bounds);
+    g_assert_cmpint(gdk_texture_get_width(texture), ==, width);
+    g_assert_cmpint(gdk_texture_get_height(texture), ==, height);
+
+    g_autofree char *path = g_build_filename(dir, name, NULL);
+    g_assert_true(gdk_texture_save_to_png(texture, path));
+    g_test_message("screenshot: %s", path);
+}
+
+/* The size of the window on screen. The widget is a little smaller: the
+ * surface also holds the client-side decoration's resize border. */
+static void assert_surface_size(GtkWindow *window, int width, int height)
+{
+    GdkSurface *surface = gtk_native_get_surface(GTK_NATIVE(window));
+    g_assert_cmpint(gdk_surface_get_width(surface), ==, width);
+    g_assert_cmpint(gdk_surface_get_height(surface), ==, height);
+}
+
+static gboolean strv_has(const char *const *strv, const char *str)
+{
+    return strv && g_strv_contains(strv, str);
+}
+
+/* The window opens at the size stored in the settings, with its title. */
+static void test_window_appears(void)
+{
+    g_settings_set_int(settings, "window-width", 900);
+    g_settings_set_int(settings, "window-height", 640);
+    g_settings_set_boolean(settings, "window-maximized", FALSE);
+
+    g_application_activate(G_APPLICATION(app));
+    GtkWindow *window = wait_window(SCF_TYPE_WINDOW);
+
+    g_assert_cmpstr(gtk_window_get_title(window), ==, "SCFlow Studio");
+    g_assert_true(gtk_window_get_titlebar(window) != NULL);
+    assert_surface_size(window, 900, 640);
+
+    /* A second activation presents the same window. */
+    g_application_activate(G_APPLICATION(app));
+    g_assert_cmpuint(g_list_length(gtk_application_get_windows(GTK_APPLICATION(app))), ==, 1);
+}
+
+/* The stack holds the four pages in order, and the switcher shows them. */
+static void test_window_pages(void)
+{
+    GtkStack *stack = main_stack();
+    g_autoptr(GtkSelectionModel) pages = gtk_stack_get_pages(stack);
+    g_assert_cmpuint(g_list_model_get_n_items(G_LIST_MODEL(pages)), ==,
+                     G_N_ELEMENTS(page_names));
+    for (guint i = 0; i < G_N_ELEMENTS(page_names); i++) {
+        g_autoptr(GObject) item = g_list_model_get_item(G_LIST_MODEL(pages), i);
+        GtkStackPage *page = GTK_STACK_PAGE(item);
+        g_assert_cmpstr(gtk_stack_page_get_name(page), ==, page_names[i]);
+        g_assert_cmpstr(gtk_stack_page_get_title(page), ==, page_titles[i]);
+        g_assert_true(gtk_stack_page_get_visible(page));
+    }
+    g_assert_cmpstr(gtk_stack_get_visible_child_name(stack), ==, "generate");
+
+    GtkWidget *switcher = find_descendant(GTK_WIDGET(main_window()), GTK_TYPE_STACK_SWITCHER);
+    g_assert_nonnull(switcher);
+    g_autoptr(GPtrArray) buttons = g_ptr_array_new();
+    collect_descendants(switcher, GTK_TYPE_TOGGLE_BUTTON, buttons);
+    g_assert_cmpuint(buttons->len, ==, G_N_ELEMENTS(page_names));
+}
+
+/* Appends the action of every item in menu, sections included. */
+static void collect_menu_actions(GMenuModel *menu, GPtrArray *into)
+{
+    for (int i = 0; i < g_menu_model_get_n_items(menu); i++) {
+        char *action = NULL;
+        if (g_menu_model_get_item_attribute(menu, i, G_MENU_ATTRIBUTE_ACTION, "s", &action))
+            g_ptr_array_add(into, action);
+        g_autoptr(GMenuModel) section = g_menu_model_get_item_link(menu, i, G_MENU_LINK_SECTION);
+        if (section)
+            collect_menu_actions(section, into);
+    }
+}
+
+/* The primary menu offers exactly the application's actions, each enabled,
+ * and F10 opens it. */
+static void test_window_primary_menu(void)
+{
+    GtkWidget *button = find_descendant(GTK_WIDGET(main_window()), GTK_TYPE_MENU_BUTTON);
+    g_assert_nonnull(button);
+    g_assert_true(gtk_menu_button_get_primary(GTK_MENU_BUTTON(button)));
+    GMenuModel *menu = gtk_menu_button_get_menu_model(GTK_MENU_BUTTON(button));
+    g_assert_nonnull(menu);
+
+    static const char *const expected[] = { "app.preferences", "app.shortcuts", "app.about",
+                                            "app.quit" };
+    g_autoptr(GPtrArray) actions = g_ptr_array_new_with_free_func(g_free);
+    collect_menu_actions(menu, actions);
+    g_assert_cmpuint(actions->len, ==, G_N_ELEMENTS(expected));
+    for (guint i = 0; i < actions->len; i++) {
+        g_assert_cmpstr(actions->pdata[i], ==, expected[i]);
+        const char *name = (const char *)actions->pdata[i] + strlen("app.");
+        g_assert_true(g_action_group_get_action_enabled(G_ACTION_GROUP(app), name));
+    }
+}
+
+/* Alt+1..4 are bound to win.page, which switches pages and follows the
+ * page shown, however it was chosen. */
+static void test_window_page_action(void)
+{
+    ScfWindow *window = main_window();
+    GtkStack *stack = main_stack();
+
+    for (guint i = 0; i < G_N_ELEMENTS(page_names); i++) {
+        g_autofree char *accel = g_strdup_printf("<Alt>%u", i + 1);
+        g_autofree char *detailed = g_strdup_printf("win.page::%s", page_names[i]);
+        g_auto(GStrv) actions = gtk_application_get_actions_for_accel(GTK_APPLICATION(app), accel);
+        g_assert_true(strv_has((const char *const *)actions, detailed));
+    }
+
+    for (guint i = G_N_ELEMENTS(page_names); i-- > 0;) {
+        g_action_group_activate_action(G_ACTION_GROUP(window), "page",
+                                       g_variant_new_string(page_names[i]));
+        g_assert_cmpstr(gtk_stack_get_visible_child_name(stack), ==, page_names[i]);
+    }
+
+    gtk_stack_set_visible_child_name(stack, "gallery");
+    g_autoptr(GVariant) state = g_action_group_get_action_state(G_ACTION_GROUP(window), "page");
+    g_assert_cmpstr(g_variant_get_string(state, NULL), ==, "gallery");
+}
+
+/* One screenshot per page. */
+static void test_window_screenshots(void)
+{
+    GtkStack *stack = main_stack();
+    for (guint i = 0; i < G_N_ELEMENTS(page_names); i++) {
+        gtk_stack_set_visible_child_name(stack, page_names[i]);
+        wait_drawn(GTK_WIDGET(main_window()));
+        g_autofree char *name = g_strdup_printf("studio-window-%s.png", page_names[i]);
+        save_screenshot(GTK_WIDGET(main_window()), name);
+    }
+    gtk_stack_set_visible_child_name(stack, "generate");
+}
+
+static void test_app_accels(void)
+{
+    static const struct {
+        const char *accel, *action;
+    } expected[] = {
+        { "<Control>q", "app.quit" },
+        { "<Control>comma", "app.preferences" },
+        { "<Control>question", "app.shortcuts" },
+    };
+    for (gsize i = 0; i < G_N_ELEMENTS(expected); i++) {
+        g_auto(GStrv) actions =
+            gtk_application_get_actions_for_accel(GTK_APPLICATION(app), expected[i].accel);
+        g_assert_true(strv_has((const char *const *)actions, expected[i].action));
+    }
+}
+
+/* The shortcuts window opens, and every shortcut in it shows a key. */
+static void test_app_shortcuts(void)
+{
+    g_action_group_activate_action(G_ACTION_GROUP(app), "shortcuts", NULL);
+    GtkWindow *shortcuts = GTK_WINDOW(
+        gtk_application_window_get_help_overlay(GTK_APPLICATION_WINDOW(main_window())));
+    g_assert_nonnull(shortcuts);
+    g_assert_true(wait_until(widget_mapped, shortcuts));
+    wait_drawn(GTK_WIDGET(shortcuts));
+    g_assert_true(gtk_window_get_transient_for(shortcuts) == GTK_WINDOW(main_window()));
+
+    g_autoptr(GPtrArray) items = g_ptr_array_new();
+    /* Within the section: the window keeps copies of them for its search. */
+    GtkWidget *section = find_descendant(GTK_WIDGET(shortcuts), GTK_TYPE_SHORTCUTS_SECTION);
+    g_assert_nonnull(section);
+    collect_descendants(section, GTK_TYPE_SHORTCUTS_SHORTCUT, items);
+    g_assert_cmpuint(items->len, ==, 8);
+    for (guint i = 0; i < items->len; i++) {
+        g_autofree char *title = NULL, *accelerator = NULL;
+        g_object_get(items->pdata[i], "title", &title, "accelerator", &accelerator, NULL);
+        if (!accelerator || !*accelerator)
+            g_error("shortcut “%s” shows no key", title);
+    }
+    save_screenshot(GTK_WIDGET(shortcuts), "studio-shortcuts.png");
+    gtk_window_close(shortcuts);
+    g_assert_true(wait_until(widget_unmapped, shortcuts));
+}
+
+/* Preferences show the settings and write back what the user changes. */
+static void test_app_preferences(void)
+{
+    g_settings_set_string(settings, "device", "cuda");
+    g_settings_set_int(settings, "threads", 3);
+
+    g_action_group_activate_action(G_ACTION_GROUP(app), "preferences", NULL);
+    GtkWindow *window = wait_window(SCF_TYPE_PREFERENCES_WINDOW);
+    g_assert_true(gtk_window_get_modal(window));
+
+    GtkDropDown *device = GTK_DROP_DOWN(find_descendant(GTK_WIDGET(window), GTK_TYPE_DROP_DOWN));
+    GtkSpinButton *threads =
+        GTK_SPIN_BUTTON(find_descendant(GTK_WIDGET(window), GTK_TYPE_SPIN_BUTTON));
+    g_assert_nonnull(device);
+    g_assert_nonnull(threads);
+    g_assert_cmpuint(gtk_drop_down_get_selected(device), ==, 2);
+    g_assert_cmpint(gtk_spin_button_get_value_as_int(threads), ==, 3);
+
+    gtk_drop_down_set_selected(device, 1);
+    gtk_spin_button_set_value(threads, 6);
+    g_autofree char *stored_device = g_settings_get_string(settings, "device");
+    g_assert_cmpstr(stored_device, ==, "cpu");
+    g_assert_cmpint(g_settings_get_int(settings, "threads"), ==, 6);
+
+    /* And follow changes made elsewhere while open. */
+    g_settings_set_string(settings, "device", "auto");
+    g_settings_set_int(settings, "threads", 0);
+    g_assert_cmpuint(gtk_drop_down_get_selected(device), ==, 0);
+    g_assert_cmpint(gtk_spin_button_get_value_as_int(threads), ==, 0);
+
+    wait_drawn(GTK_WIDGET(window));
+    save_screenshot(GTK_WIDGET(window), "studio-preferences.png");
+    close_and_wait(window, SCF_TYPE_PREFERENCES_WINDOW);
+}
+
+static void test_app_about(void)
+{
+    g_action_group_activate_action(G_ACTION_GROUP(app), "about", NULL);
+    GtkAboutDialog *about = GTK_ABOUT_DIALOG(wait_window(GTK_TYPE_ABOUT_DIALOG));
+    g_assert_cmpstr(gtk_about_dialog_get_program_name(about), ==, "SCFlow Studio");
+    g_assert_cmpstr(gtk_about_dialog_get_version(about), ==, SCF_VERSION);
+    g_assert_cmpint(gtk_about_dialog_get_license_type(about), ==, GTK_LICENSE_MIT_X11);
+    g_assert_cmpstr(gtk_about_dialog_get_logo_icon_name(about), ==, SCF_APP_ID);
+    save_screenshot(GTK_WIDGET(about), "studio-about.png");
+    close_and_wait(GTK_WINDOW(about), GTK_TYPE_ABOUT_DIALOG);
+}
+
+static gboolean no_windows(gpointer data)
+{
+    return gtk_application_get_windows(GTK_APPLICATION(app)) == NULL;
+}
+
+/* app.quit closes every window, dialogs included, and the main window's size
+ * is stored; the next window opens at that size. */
+static void test_app_quit_saves_size(void)
+{
+    GtkWindow *window = GTK_WINDOW(main_window());
+    gtk_window_set_default_size(window, 1040, 720);
+    g_action_group_activate_action(G_ACTION_GROUP(app), "preferences", NULL);
+    wait_window(SCF_TYPE_PREFERENCES_WINDOW);
+
+    g_action_group_activate_action(G_ACTION_GROUP(app), "quit", NULL);
+    g_assert_true(wait_until(no_windows, NULL));
+    g_assert_cmpint(g_settings_get_int(settings, "window-width"), ==, 1040);
+    g_assert_cmpint(g_settings_get_int(settings, "window-height"), ==, 720);
+    g_assert_false(g_settings_get_boolean(settings, "window-maximized"));
+
+    g_application_activate(G_APPLICATION(app));
+    window = wait_window(SCF_TYPE_WINDOW);
+    assert_surface_size(window, 1040, 720);
+    g_action_group_activate_action(G_ACTION_GROUP(app), "quit", NULL);
+    g_assert_true(wait_until(no_windows, NULL));
+}
+
+int main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+
+    if (!gtk_init_check()) {
+        g_printerr("test-ui-window: skipped: cannot open a display\n");
+        return 77;
+    }
+    if (g_strcmp0(g_getenv("GSETTINGS_BACKEND"), "memory") != 0) {
+        g_printerr("test-ui-window: GSETTINGS_BACKEND must be \"memory\", so that the tests "
+                   "never touch the user's settings\n");
+        return 1;
+    }
+    g_assert_true(scf_application_schema_installed());
+    /* Pages then switch at once, so each screenshot shows one page. */
+    g_object_set(gtk_settings_get_default(), "gtk-enable-animations", FALSE, NULL);
+
+    settings = g_settings_new(SCF_APP_ID);
+    app = scf_application_new(G_APPLICATION_NON_UNIQUE);
+    g_autoptr(GError) error = NULL;
+    if (!g_application_register(G_APPLICATION(app), NULL, &error))
+        g_error("registering the application: %s", error->message);
+
+    g_test_add_func("/ui/window/appears", test_window_appears);
+    g_test_add_func("/ui/window/pages", test_window_pages);
+    g_test_add_func("/ui/window/page-action", test_window_page_action);
+    g_test_add_func("/ui/window/primary-menu", test_window_primary_menu);
+    g_test_add_func("/ui/window/screenshots", test_window_screenshots);
+    g_test_add_func("/ui/app/accels", test_app_accels);
+    g_test_add_func("/ui/app/shortcuts", test_app_shortcuts);
+    g_test_add_func("/ui/app/preferences", test_app_preferences);
+    g_test_add_func("/ui/app/about", test_app_about);
+    g_test_add_func("/ui/app/quit-saves-size", test_app_quit_saves_size);
+    int status = g_test_run();
+
+    g_object_unref(app);
+    g_object_unref(settings);
+    return status;
+}

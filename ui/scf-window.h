@@ -1,0 +1,17 @@
+/* The main window: a header bar whose view switcher selects one of the pages
+ * Generate, Compare, Gallery and Training. The window action "win.page"
+ * (string parameter: the page name) switches pages. */
+#pragma once
+#include <gtk/gtk.h>
+
+G_BEGIN_DECLS
+
+#define SCF_TYPE_WINDOW (scf_window_get_type())
+G_DECLARE_FINAL_TYPE(ScfWindow, scf_window, SCF, WINDOW, GtkApplicationWindow)
+
+ScfWindow *scf_window_new(GtkApplication *application);
+
+/* Presents the keyboard shortcuts window (scf-shortcuts-window.ui). */
+void scf_window_show_shortcuts(ScfWindow *self);
+
+G_END_DECLS
