@@ -39,10 +39,10 @@ class Case:
     def put(self, key, tensor):
         name = f"{self.name}.{key}"
         assert name not in self.fixture.tensors, name
-        if not tensor.dtype.is_floating_point:
-            self.fixture.tensors[name] = tensor.detach().to(torch.int32).clone(memory_format=torch.contiguous_format)
-        else:
-            self.fixture.tensors[name] = tensor.detach().to(torch.float32).clone(memory_format=torch.contiguous_format)
+        dtype = torch.float32 if tensor.dtype.is_floating_point else torch.int32
+        # A dense copy: safetensors stores neither views nor shared memory.
+        self.fixture.tensors[name] = tensor.detach().to(dtype).clone(
+            memory_format=torch.contiguous_format)
 
     def input(self, key, *shape, scale=1.0, offset=0.0, values=None, grad=True):
         """Draws an fp32 input, stores it, returns it as float64 (leaf for autograd)."""
@@ -51,17 +51,13 @@ class Case:
         self.put(key, x)
         return x.to(F64).requires_grad_(grad)
 
-    def backward(self, out, grads, dout=None):
+    def backward(self, out, grads):
         """Stores out, a random upstream gradient dout and d(out.dout)/d(input)
         for each named input (None entries are skipped)."""
         self.put("out", out)
-        if dout is None:
-            dout = self.input("dout", *out.shape, grad=False)
-        else:
-            self.put("dout", dout)
+        dout = self.input("dout", *out.shape, grad=False)
         names = [k for k, v in grads.items() if v is not None]
-        leaves = [grads[k] for k in names]
-        for key, g in zip(names, torch.autograd.grad(out, leaves, dout.to(F64))):
+        for key, g in zip(names, torch.autograd.grad(out, [grads[k] for k in names], dout)):
             self.put(key, g)
 
 
