@@ -1,4 +1,5 @@
 #include "image.h"
+#include "atomic_file.h"
 #include "error.h"
 #include <errno.h>
 #include <fcntl.h>
@@ -269,18 +270,6 @@ static png_text make_text(const char *key, char *value, int compression)
     return t;
 }
 
-/* The rename is already done: a folder that cannot be synced (some
- * filesystems refuse) costs only durability across a power cut. */
-static void sync_folder_of(const char *path)
-{
-    g_autofree char *dir = g_path_get_dirname(path);
-    int fd = g_open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
-    if (fd >= 0) {
-        fsync(fd);
-        close(fd);
-    }
-}
-
 gboolean scf_png_write(const char *path, const scf_image *img, const scf_gen_params *params,
                        GError **error)
 {
@@ -305,44 +294,14 @@ gboolean scf_png_write(const char *path, const scf_image *img, const scf_gen_par
         texts[ntexts++] = make_text(KEY_SCFLOW, json, PNG_ITXT_COMPRESSION_NONE);
     }
 
-    g_autofree char *tmp = g_strdup_printf("%s.tmp-XXXXXX", path);
-    int fd = g_mkstemp_full(tmp, O_WRONLY | O_CLOEXEC, 0666);
-    if (fd < 0) {
-        int e = errno;
-        g_set_error(error, SCF_ERROR, SCF_ERROR_IO,
-                    "cannot write %s: cannot create a temporary file beside it: %s", path,
-                    g_strerror(e));
+    scf_atomic_file out;
+    png_io io = { scf_atomic_file_open(&out, path, error), "" };
+    if (!io.fp)
+        return FALSE;
+    if (!encode(&io, img, texts, ntexts)) {
+        scf_atomic_file_abort(&out);
+        g_set_error(error, SCF_ERROR, SCF_ERROR_IO, "cannot write %s: %s", path, io.msg);
         return FALSE;
     }
-    png_io io = { fdopen(fd, "wb"), "" };
-    const char *step = NULL; /* what failed, if anything */
-    int e = 0;
-    if (!io.fp) {
-        e = errno;
-        step = "cannot open the temporary file";
-        close(fd);
-    } else {
-        if (!encode(&io, img, texts, ntexts)) {
-            step = io.msg;
-        } else if (fflush(io.fp) != 0 || fsync(fileno(io.fp)) != 0) {
-            e = errno;
-            step = "cannot flush it to disk";
-        }
-        if (fclose(io.fp) != 0 && !step) {
-            e = errno;
-            step = "cannot close it";
-        }
-        if (!step && g_rename(tmp, path) != 0) {
-            e = errno;
-            step = "cannot rename the temporary file into place";
-        }
-    }
-    if (step) {
-        g_unlink(tmp);
-        g_set_error(error, SCF_ERROR, SCF_ERROR_IO, "cannot write %s: %s%s%s", path, step,
-                    e ? ": " : "", e ? g_strerror(e) : "");
-        return FALSE;
-    }
-    sync_folder_of(path);
-    return TRUE;
+    return scf_atomic_file_commit(&out, error);
 }

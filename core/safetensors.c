@@ -1,4 +1,5 @@
 #include "safetensors.h"
+#include "atomic_file.h"
 #include "error.h"
 #include "half.h"
 #include <errno.h>
@@ -792,41 +793,6 @@ static char *writer_header(const scf_safetensors_writer *w, const char *path, si
     return out;
 }
 
-/* write(2) until everything is out; FALSE with errno set otherwise. */
-static gboolean write_all(int fd, const void *buf, size_t len)
-{
-    const char *p = buf;
-    while (len > 0) {
-        ssize_t k = write(fd, p, len);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k <= 0) {
-            if (k == 0)
-                errno = EIO;
-            return FALSE;
-        }
-        p += k;
-        len -= (size_t)k;
-    }
-    return TRUE;
-}
-
-/* Makes the rename itself durable. */
-static gboolean sync_folder(const char *path, GError **error)
-{
-    char *dir = g_path_get_dirname(path);
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    gboolean ok = fd >= 0 && fsync(fd) == 0;
-    int err = errno;
-    if (fd >= 0)
-        close(fd);
-    if (!ok)
-        g_set_error(error, SCF_ERROR, SCF_ERROR_IO,
-                    "saved %s, but syncing its folder %s failed: %s", path, dir, g_strerror(err));
-    g_free(dir);
-    return ok;
-}
-
 gboolean scf_safetensors_writer_save(scf_safetensors_writer *w, const char *path,
                                      GError **error)
 {
@@ -835,39 +801,16 @@ gboolean scf_safetensors_writer_save(scf_safetensors_writer *w, const char *path
     if (!header)
         return FALSE;
 
-    char *tmp = g_strconcat(path, ".tmp-XXXXXX", NULL);
-    const char *step = NULL;
-    int err = 0;
-    int fd = g_mkstemp_full(tmp, O_WRONLY | O_CLOEXEC, 0666);
-    if (fd < 0) {
-        step = "creating";
-        err = errno;
-    } else {
-        gboolean ok = write_all(fd, header, header_len);
-        for (guint i = 0; ok && i < w->tensors->len; i++) {
-            const writer_tensor *t = g_ptr_array_index(w->tensors, i);
-            ok = write_all(fd, t->data, t->nbytes);
-        }
-        if (!ok)
-            step = "writing";
-        else if (fsync(fd) != 0)
-            step = "syncing";
-        err = errno;
-        if (close(fd) != 0 && !step) {
-            step = "closing";
-            err = errno;
-        }
-        if (!step && rename(tmp, path) != 0) {
-            step = "renaming";
-            err = errno;
-        }
-        if (step)
-            unlink(tmp);
+    scf_atomic_file out;
+    FILE *fp = scf_atomic_file_open(&out, path, error);
+    gboolean ok = fp && fwrite(header, 1, header_len, fp) == header_len;
+    for (guint i = 0; ok && i < w->tensors->len; i++) {
+        const writer_tensor *t = g_ptr_array_index(w->tensors, i);
+        ok = fwrite(t->data, 1, t->nbytes, fp) == t->nbytes;
     }
-    if (step)
-        g_set_error(error, SCF_ERROR, SCF_ERROR_IO, "cannot save %s: %s temporary file %s: %s",
-                    path, step, tmp, g_strerror(err));
-    g_free(tmp);
     g_free(header);
-    return !step && sync_folder(path, error);
+    if (!fp)
+        return FALSE;
+    /* a failed fwrite leaves the stream's error flag set: commit reports it */
+    return scf_atomic_file_commit(&out, error);
 }
