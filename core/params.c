@@ -272,6 +272,28 @@ void scf_params_init(scf_params *p, uint64_t seed)
     g_free(host);
 }
 
+gboolean scf_params_copy_matching(scf_params *dst, const char *dst_prefix, const scf_params *src,
+                                  const char *src_prefix, GError **error)
+{
+    const size_t dlen = strlen(dst_prefix);
+    for (guint i = 0; i < dst->entries->len; i++) {
+        const scf_param_entry *d = scf_params_entry(dst, (int)i);
+        if (!g_str_has_prefix(d->name, dst_prefix))
+            continue;
+        g_autofree char *name = g_strconcat(src_prefix, d->name + dlen, NULL);
+        int j = scf_params_find(src, name);
+        const scf_param_entry *s = j >= 0 ? scf_params_entry(src, j) : NULL;
+        if (!s || s->numel != d->numel || memcmp(s->shape, d->shape, sizeof s->shape) != 0) {
+            g_set_error(error, SCF_ERROR, SCF_ERROR_INVALID, "cannot copy '%s' from '%s': %s",
+                        d->name, name, s ? "different shapes" : "no such parameter");
+            return FALSE;
+        }
+        dst->be->copy(dst->be, dst->data + d->offset, src->data + s->offset,
+                      d->numel * sizeof(float));
+    }
+    return TRUE;
+}
+
 void scf_params_copy(scf_params *dst, const scf_params *src)
 {
     g_return_if_fail(dst->total == src->total);

@@ -86,6 +86,12 @@ gboolean scf_params_write_buffer(const scf_params *p, const float *buffer,
  * N(0, 0.02), norm weights 1, biases 0. Deterministic in seed. */
 void scf_params_init(scf_params *p, uint64_t seed);
 
+/* Copies every parameter of dst named dst_prefix + rest from the one of src
+ * named src_prefix + rest (a discriminator's encoder from a teacher's UNet);
+ * a missing source or a different shape is an error naming the tensor. */
+gboolean scf_params_copy_matching(scf_params *dst, const char *dst_prefix, const scf_params *src,
+                                  const char *src_prefix, GError **error);
+
 /* dst = src for two parameter sets of the same layout (EMA initialisation). */
 void scf_params_copy(scf_params *dst, const scf_params *src);
 

@@ -278,7 +278,7 @@ static gboolean is_cross(scf_unet_block_type t)
     return t == SCF_UNET_CROSS_ATTN_DOWN || t == SCF_UNET_CROSS_ATTN_UP;
 }
 
-scf_unet *scf_unet_new(const scf_unet_config *cfg, scf_params *p)
+static scf_unet *unet_new(const scf_unet_config *cfg, scf_params *p, gboolean decoder)
 {
     scf_unet *u = g_new0(scf_unet, 1);
     u->cfg = *cfg;
@@ -316,6 +316,8 @@ scf_unet *scf_unet_new(const scf_unet_config *cfg, scf_params *p)
                         cfg->use_linear_projection);
         reg_resnet(p, &u->mid_res[1], "mid_block.resnets.1.", c, c, temb);
     }
+    if (!decoder)
+        return u;
     /* Up path as diffusers builds it: reversed channel lists; each resnet
      * takes the previous output concatenated with one skip connection. */
     int prev = cfg->block_out[n - 1];
@@ -347,6 +349,16 @@ scf_unet *scf_unet_new(const scf_unet_config *cfg, scf_params *p)
     u->conv_out = reg_conv(p, "", "conv_out", cfg->block_out[0], cfg->out_channels,
                            cfg->conv_out_kernel);
     return u;
+}
+
+scf_unet *scf_unet_new(const scf_unet_config *cfg, scf_params *p)
+{
+    return unet_new(cfg, p, TRUE);
+}
+
+scf_unet *scf_unet_new_encoder(const scf_unet_config *cfg, scf_params *p)
+{
+    return unet_new(cfg, p, FALSE);
 }
 
 static void free_block(block *b)

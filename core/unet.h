@@ -49,6 +49,9 @@ typedef struct scf_unet scf_unet;
 
 /* Registers the parameters in params (names as diffusers'). */
 scf_unet *scf_unet_new(const scf_unet_config *cfg, scf_params *params);
+/* Only the encoder half (conv_in, time embedding, down blocks, mid block),
+ * for a discriminator built from a teacher; scf_unet_encode is its forward. */
+scf_unet *scf_unet_new_encoder(const scf_unet_config *cfg, scf_params *params);
 void scf_unet_free(scf_unet *u);
 const scf_unet_config *scf_unet_get_config(const scf_unet *u);
 

@@ -1,0 +1,68 @@
+/* Self-Corrected Flow Distillation (SCFLOW.md §2-§4): a one-step/few-step
+ * student distilled from a frozen flow teacher with the truncated
+ * consistency loss, the bidirectional loss, the self-correction (reflow)
+ * loss on the student's own one-step sample, and a non-saturating GAN whose
+ * discriminator is built from the teacher's UNet encoder.
+ *
+ * Run folder (as teacher training, see run.h): run.json {"teacher", "data",
+ * "distillation": {...}}, metrics.jsonl (every loss term, the
+ * discriminator's real/fake scores, the step-consistency probe),
+ * samples/step-N-{1,4}step.png, checkpoints/ (student, its AdamW moments,
+ * target EMA, evaluation EMA, discriminator and its moments; the teacher is
+ * never written: it is reloaded from its own folder, so resuming can never
+ * overwrite it), and model/ (the evaluation EMA, fp16) at the end. Every
+ * random draw is a function of (seed, step), so resume is exact. */
+#pragma once
+#include <glib.h>
+#include "backend.h"
+#include "train.h"
+
+G_BEGIN_DECLS
+
+typedef struct {
+    uint64_t seed;
+    int batch_size;
+    int64_t steps;
+    double lr, d_lr, weight_decay, beta1, beta2, eps, grad_clip;
+    double delta_max;          /* largest teacher step, 0.1 */
+    double teacher_guidance;   /* CFG of the teacher's velocity, 1.5 */
+    double target_ema;         /* 0.9 */
+    double eval_ema;           /* 0.999, with warm-up (1+n)/(10+n) */
+    double tau_trunc;          /* 0.1 for text-to-image */
+    double huber_c;            /* 0.01 */
+    double w_reflow, w_adv, w_inv;
+    int64_t warmup_reflow, warmup_adv, warmup_inv;
+    /* ablation switches (SCFLOW.md §4) */
+    gboolean truncation, bidirectional, reflow, gan;
+    int64_t log_every, probe_every, sample_every, checkpoint_every;
+    int keep_checkpoints;
+} scf_distill_config;
+
+void scf_distill_config_defaults(scf_distill_config *c);
+
+/* Named presets of the ablation table: "full", "cd" (plain consistency
+ * distillation), "cd+trunc", "cd+trunc+bidir", "cd+trunc+bidir+reflow".
+ * FALSE for an unknown name. */
+gboolean scf_distill_config_ablation(scf_distill_config *c, const char *name);
+/* The preset name the switches amount to, or "custom". */
+const char *scf_distill_config_ablation_name(const scf_distill_config *c);
+
+typedef struct scf_distiller scf_distiller;
+
+/* A new run in run_dir from a teacher model folder and an image+caption
+ * folder; config_path (may be NULL) is a JSON object of scf_distill_config
+ * keys overriding the defaults; ablation (may be NULL) applies a preset. */
+scf_distiller *scf_distiller_new(const char *run_dir, const char *teacher_dir,
+                                 const char *data_dir, const char *config_path,
+                                 const char *ablation, scf_backend *be, GError **error);
+scf_distiller *scf_distiller_resume(const char *run_dir, scf_backend *be, GError **error);
+void scf_distiller_free(scf_distiller *d);
+
+int64_t scf_distiller_step(const scf_distiller *d);
+const scf_distill_config *scf_distiller_config(const scf_distiller *d);
+
+/* Runs like scf_trainer_run (progress, stop, checkpoints, samples, export). */
+gboolean scf_distiller_run(scf_distiller *d, int64_t max_steps, scf_train_progress_fn progress,
+                           gpointer user, GError **error);
+
+G_END_DECLS
