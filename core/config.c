@@ -47,6 +47,20 @@ void scf_config_clear(scf_config *c)
     c->root = NULL;
 }
 
+gboolean scf_config_child(scf_config *c, const char *key, scf_config *child)
+{
+    memset(child, 0, sizeof *child);
+    JsonNode *n = scf_config_has(c, key) ? json_object_get_member(c->root, key) : NULL;
+    if (!n || !JSON_NODE_HOLDS_OBJECT(n)) {
+        scf_config_fail(c, key, n ? "expected an object" : "missing");
+        return FALSE;
+    }
+    child->parser = g_object_ref(c->parser);
+    child->root = json_node_get_object(n);
+    child->path = g_strdup_printf("%s [%s]", c->path, key);
+    return TRUE;
+}
+
 void scf_config_fail(scf_config *c, const char *key, const char *fmt, ...)
 {
     if (c->error)

@@ -20,6 +20,9 @@ gboolean scf_config_load(scf_config *c, const char *path, GError **error);
 /* Reads an object given in memory (label names it in errors). */
 gboolean scf_config_load_data(scf_config *c, const char *data, const char *label, GError **error);
 void scf_config_clear(scf_config *c);
+/* A view on the object member key (errors then name "path [key]"); FALSE
+ * (recorded in c) when missing or not an object. Clear the child after use. */
+gboolean scf_config_child(scf_config *c, const char *key, scf_config *child);
 
 gboolean scf_config_has(const scf_config *c, const char *key);
 /* Missing keys give def unless required; out-of-range values are errors. */

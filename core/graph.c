@@ -204,6 +204,11 @@ scf_var *scf_graph_new_var(scf_graph *g, int ndim, const int64_t *shape)
     return v->value.data ? v : NULL;
 }
 
+void *scf_graph_scratch(scf_graph *g, size_t bytes)
+{
+    return g->error ? NULL : chain_alloc(g, &g->values, bytes);
+}
+
 scf_var *scf_graph_wrap(scf_graph *g, scf_tensor value)
 {
     scf_var *v = var_alloc(g);

@@ -50,6 +50,8 @@ scf_var scf_param(scf_tensor value, float *grad, gboolean trainable);
 scf_var *scf_graph_new_var(scf_graph *g, int ndim, const int64_t *shape);
 /* Wraps memory the caller owns (inputs, noise); no gradient. */
 scf_var *scf_graph_wrap(scf_graph *g, scf_tensor value);
+/* Raw activation memory (token ids, masks) valid until the next reset. */
+void *scf_graph_scratch(scf_graph *g, size_t bytes);
 /* The same values, cut off from the tape (stop-gradient). */
 scf_var *scf_graph_detach(scf_graph *g, scf_var *x);
 /* The same memory with another shape of equal element count. */

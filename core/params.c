@@ -1,5 +1,7 @@
 #include "params.h"
 #include "error.h"
+#include "rng.h"
+#include <math.h>
 #include <string.h>
 
 /* Each tensor starts on a 64-byte boundary for aligned vector loads. */
@@ -22,6 +24,7 @@ void scf_params_free(scf_params *p)
         g_free(g_array_index(p->entries, scf_param_entry, i).name);
     g_array_free(p->entries, TRUE);
     g_hash_table_destroy(p->by_name);
+    g_free(p->prefix);
     if (p->data)
         p->be->free(p->be, p->data);
     if (p->grad)
@@ -30,11 +33,18 @@ void scf_params_free(scf_params *p)
     g_free(p);
 }
 
+void scf_params_set_prefix(scf_params *p, const char *prefix)
+{
+    g_free(p->prefix);
+    p->prefix = g_strdup(prefix);
+}
+
 int scf_params_add(scf_params *p, const char *name, int ndim, const int64_t *shape)
 {
+    g_autofree char *full = g_strconcat(p->prefix ? p->prefix : "", name, NULL);
     g_return_val_if_fail(!p->data && ndim >= 1 && ndim <= SCF_MAX_DIMS, -1);
-    g_return_val_if_fail(!g_hash_table_contains(p->by_name, name), -1);
-    scf_param_entry e = { g_strdup(name), ndim, { 0 }, p->total, 1 };
+    g_return_val_if_fail(!g_hash_table_contains(p->by_name, full), -1);
+    scf_param_entry e = { g_steal_pointer(&full), ndim, { 0 }, p->total, 1 };
     for (int i = 0; i < ndim; i++) {
         e.shape[i] = shape[i];
         e.numel *= (size_t)shape[i];
@@ -116,6 +126,14 @@ void scf_params_set_trainable(scf_params *p, gboolean trainable)
     bind_vars(p);
 }
 
+void scf_params_swap_data(scf_params *p, float **other)
+{
+    float *t = p->data;
+    p->data = *other;
+    *other = t;
+    bind_vars(p);
+}
+
 void scf_params_zero_grad(scf_params *p)
 {
     if (p->grad)
@@ -131,11 +149,13 @@ static char *shape_str(int ndim, const int64_t *shape)
     return g_string_free(s, FALSE);
 }
 
-gboolean scf_params_load(scf_params *p, const scf_safetensors *st, const char *prefix,
-                         gboolean allow_unused, GError **error)
+gboolean scf_params_load_part(scf_params *p, const scf_safetensors *st, const char *model_prefix,
+                              const char *file_prefix, gboolean allow_unused, GError **error)
 {
     const char *path = scf_safetensors_path(st);
-    prefix = prefix ? prefix : "";
+    model_prefix = model_prefix ? model_prefix : "";
+    file_prefix = file_prefix ? file_prefix : "";
+    const size_t mlen = strlen(model_prefix), flen = strlen(file_prefix);
     size_t max_numel = 0;
     for (guint i = 0; i < p->entries->len; i++)
         max_numel = MAX(max_numel, scf_params_entry(p, (int)i)->numel);
@@ -143,15 +163,16 @@ gboolean scf_params_load(scf_params *p, const scf_safetensors *st, const char *p
     gboolean ok = TRUE;
     for (guint i = 0; ok && i < p->entries->len; i++) {
         const scf_param_entry *e = scf_params_entry(p, (int)i);
-        g_autofree char *name = g_strconcat(prefix, e->name, NULL);
+        if (!g_str_has_prefix(e->name, model_prefix))
+            continue;
+        g_autofree char *name = g_strconcat(file_prefix, e->name + mlen, NULL);
         const scf_st_tensor *t = scf_safetensors_find(st, name);
         if (!t) {
             g_set_error(error, SCF_ERROR, SCF_ERROR_FORMAT, "%s: missing tensor '%s'", path, name);
             ok = FALSE;
             break;
         }
-        /* A scalar-shaped or squeezed tensor of the right size is accepted
-         * only when the shapes agree exactly: silent reshapes hide bugs. */
+        /* shapes must agree exactly: silent reshapes hide bugs */
         gboolean same = t->ndim == e->ndim;
         for (int d = 0; same && d < e->ndim; d++)
             same = t->shape[d] == e->shape[d];
@@ -173,22 +194,31 @@ gboolean scf_params_load(scf_params *p, const scf_safetensors *st, const char *p
         return ok;
     for (int i = 0; i < scf_safetensors_count(st); i++) {
         const scf_st_tensor *t = scf_safetensors_get(st, i);
-        const char *name = t->name;
         /* integer tensors are buffers (position ids), not parameters */
         if (t->dtype != SCF_ST_F64 && t->dtype != SCF_ST_F32 && t->dtype != SCF_ST_F16 &&
             t->dtype != SCF_ST_BF16)
             continue;
-        if (!g_str_has_prefix(name, prefix) || scf_params_find(p, name + strlen(prefix)) < 0) {
+        if (!g_str_has_prefix(t->name, file_prefix))
+            continue;
+        g_autofree char *name = g_strconcat(model_prefix, t->name + flen, NULL);
+        if (scf_params_find(p, name) < 0) {
             g_set_error(error, SCF_ERROR, SCF_ERROR_FORMAT,
-                        "%s: tensor '%s' is not a parameter of this model", path, name);
+                        "%s: tensor '%s' is not a parameter of this model", path, t->name);
             return FALSE;
         }
     }
     return TRUE;
 }
 
-gboolean scf_params_write(const scf_params *p, scf_safetensors_writer *w, const char *prefix,
-                          scf_dtype dtype, GError **error)
+gboolean scf_params_load(scf_params *p, const scf_safetensors *st, const char *prefix,
+                         gboolean allow_unused, GError **error)
+{
+    return scf_params_load_part(p, st, "", prefix, allow_unused, error);
+}
+
+gboolean scf_params_write_buffer(const scf_params *p, const float *buffer,
+                                 scf_safetensors_writer *w, const char *prefix, scf_dtype dtype,
+                                 GError **error)
 {
     gboolean ok = TRUE;
     float *staging = NULL;
@@ -199,12 +229,47 @@ gboolean scf_params_write(const scf_params *p, scf_safetensors_writer *w, const 
             staging_n = e->numel;
             staging = g_renew(float, staging, staging_n);
         }
-        p->be->download(p->be, staging, p->data + e->offset, e->numel * sizeof(float));
+        p->be->download(p->be, staging, buffer + e->offset, e->numel * sizeof(float));
         g_autofree char *name = g_strconcat(prefix ? prefix : "", e->name, NULL);
         ok = scf_safetensors_writer_add(w, name, dtype, e->ndim, e->shape, staging, error);
     }
     g_free(staging);
     return ok;
+}
+
+gboolean scf_params_write(const scf_params *p, scf_safetensors_writer *w, const char *prefix,
+                          scf_dtype dtype, GError **error)
+{
+    return scf_params_write_buffer(p, p->data, w, prefix, dtype, error);
+}
+
+void scf_params_init(scf_params *p, uint64_t seed)
+{
+    float *host = g_new(float, MAX(p->total, 1));
+    memset(host, 0, p->total * sizeof(float));
+    for (guint i = 0; i < p->entries->len; i++) {
+        const scf_param_entry *e = scf_params_entry(p, (int)i);
+        float *dst = host + e->offset;
+        /* each tensor draws from its own stretch of the stream, so adding a
+         * tensor does not change the others' values */
+        uint64_t base = (uint64_t)i << 40;
+        if (g_str_has_suffix(e->name, ".bias")) {
+            continue;
+        } else if (e->ndim == 1) {            /* norm weights */
+            for (size_t j = 0; j < e->numel; j++)
+                dst[j] = 1.0f;
+        } else if (strstr(e->name, "embedding")) {
+            for (size_t j = 0; j < e->numel; j++)
+                dst[j] = 0.02f * scf_rng_normal_at(seed, base + j);
+        } else {                              /* linear [out,in] or conv [out,in,k,k] */
+            size_t fan_in = e->numel / (size_t)e->shape[0];
+            float bound = 1.0f / sqrtf((float)fan_in);
+            for (size_t j = 0; j < e->numel; j++)
+                dst[j] = bound * (2.0f * scf_rng_uniform_at(seed, base + j) - 1.0f);
+        }
+    }
+    p->be->upload(p->be, p->data, host, p->total * sizeof(float));
+    g_free(host);
 }
 
 void scf_params_copy(scf_params *dst, const scf_params *src)

@@ -1,0 +1,42 @@
+/* Euler sampling of a flow model with N uniform steps (SCFLOW.md
+ * conventions: x starts as noise at tau = 1; for i = N..1, tau_i = i/N,
+ * x <- x - (1/N) v(x, tau_i); no fresh noise between steps), with
+ * classifier-free guidance v = v(neg) + w (v(c) - v(neg)) computed in one
+ * batch, a per-step progress callback that can cancel, a text-embedding
+ * cache keyed by prompt, and the same activation memory every step. */
+#pragma once
+#include <glib.h>
+#include "model.h"
+
+G_BEGIN_DECLS
+
+typedef struct {
+    const char *prompt;
+    const char *negative;    /* NULL or "" = the empty prompt */
+    int steps;               /* 1 .. 1000 */
+    float guidance;          /* 1 = no guidance (one pass per step) */
+    uint64_t seed;           /* image b of a batch uses seed + b */
+    int batch;               /* 1 .. 64 */
+} scf_sample_request;
+
+/* Called after each step (1-based); return FALSE to cancel. */
+typedef gboolean (*scf_progress_fn)(int step, int steps, gpointer user);
+
+typedef struct scf_sampler scf_sampler;
+
+scf_sampler *scf_sampler_new(scf_model *m);
+void scf_sampler_free(scf_sampler *s);
+
+/* Checks a request; errors name the field and the allowed range. */
+gboolean scf_sample_request_check(const scf_sample_request *r, GError **error);
+
+/* The initial noise of image b: N(0, I) from the engine's RNG at seed + b,
+ * offset 0, so a seed means the same image on every backend. */
+void scf_sampler_noise(scf_sampler *s, uint64_t seed, float *device_out);
+
+/* Samples r->batch images into out (host, [batch, C, H, W], values about
+ * [-1, 1], not clamped). Cancelling gives SCF_ERROR_CANCELLED. */
+gboolean scf_sampler_run(scf_sampler *s, const scf_sample_request *r, float *out,
+                         scf_progress_fn progress, gpointer user, GError **error);
+
+G_END_DECLS

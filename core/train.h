@@ -1,0 +1,79 @@
+/* Teacher training: rectified-flow / flow-matching (SCFLOW.md §1) of a model
+ * folder's UNet and text encoder, jointly, from scratch.
+ *
+ * A run folder holds:
+ *   run.json            the model config and the training settings, as started
+ *   word_vocab.json     the tokenizer built from the training captions
+ *   metrics.jsonl       one JSON object per logged step
+ *   samples/step-N.png  sample grids from fixed prompts and seeds (EMA weights)
+ *   checkpoints/step-N.safetensors   parameters, AdamW moments, EMA; atomic;
+ *                       the last keep_checkpoints are kept
+ *   model/              the EMA model (fp16) exported at the end
+ *
+ * Every random draw is a function of (seed, step): noise, times, caption
+ * dropout and the data order. A checkpoint therefore needs no RNG state, and
+ * a resumed run computes exactly what an uninterrupted one would. */
+#pragma once
+#include <glib.h>
+#include "backend.h"
+
+G_BEGIN_DECLS
+
+typedef struct {
+    uint64_t seed;
+    int batch_size;
+    int64_t steps;
+    double lr;
+    int64_t warmup_steps;
+    double weight_decay, beta1, beta2, eps;
+    double grad_clip;            /* <= 0: no clipping */
+    double ema_decay;
+    double caption_dropout;
+    gboolean logit_normal;       /* tau ~ sigmoid(N(mean, std)) instead of U(0, 1) */
+    double logit_mean, logit_std;
+    int64_t log_every, sample_every, checkpoint_every;
+    int keep_checkpoints;
+    int sample_steps;
+    float sample_guidance;
+} scf_train_config;
+
+/* The defaults, overridden by the "training" object of a model config. */
+void scf_train_config_defaults(scf_train_config *c);
+
+typedef struct {
+    int64_t step, total;
+    double loss, lr, grad_norm;
+    double images_per_s;
+    double eta_s;
+    const char *event;           /* NULL, or "checkpoint", "samples", "done" */
+    const char *path;            /* the file the event wrote */
+} scf_train_progress;
+
+/* Called after every step; return FALSE to stop (a checkpoint is written first). */
+typedef gboolean (*scf_train_progress_fn)(const scf_train_progress *p, gpointer user);
+
+typedef struct scf_trainer scf_trainer;
+
+/* Starts a new run in run_dir (created; an existing run there is an error)
+ * from a model config file with an optional "training" object, on the
+ * image+caption folder data_dir. */
+scf_trainer *scf_trainer_new(const char *run_dir, const char *config_path, const char *data_dir,
+                             scf_backend *be, GError **error);
+/* Reopens a run at its latest readable checkpoint (a corrupt newest one is
+ * reported and the one before it used). */
+scf_trainer *scf_trainer_resume(const char *run_dir, scf_backend *be, GError **error);
+void scf_trainer_free(scf_trainer *t);
+
+int64_t scf_trainer_step(const scf_trainer *t);
+const scf_train_config *scf_trainer_config(const scf_trainer *t);
+
+/* Trains until the configured number of steps (or until max_steps more
+ * steps when > 0), checkpointing and sampling on schedule; at the end
+ * exports run_dir/model. Stopping through progress writes a checkpoint. */
+gboolean scf_trainer_run(scf_trainer *t, int64_t max_steps, scf_train_progress_fn progress,
+                         gpointer user, GError **error);
+
+/* Writes a checkpoint of the current step now. */
+gboolean scf_trainer_checkpoint(scf_trainer *t, GError **error);
+
+G_END_DECLS
