@@ -82,7 +82,7 @@ static scf_var *run(scf_graph *g, model *m, const mfx *f, float *r)
     g_assert_cmpint(v->shape[0], ==, B);
     g_assert_cmpint(v->shape[1], ==, T);
     g_assert_cmpint(v->shape[2], ==, scf_clip_text_get_config(m->m)->hidden_size);
-    chk_cpu()->free(chk_cpu(), ids);   /* forward is done with them; backward ran above */
+    chk_cpu()->free(chk_cpu(), ids);   /* the pass and its backward are done with them */
     return out;
 }
 
