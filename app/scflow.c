@@ -6,9 +6,17 @@
 #include <string.h>
 
 int scf_cli_bench(int argc, char **argv);
+int scf_cli_generate(int argc, char **argv);
+int scf_cli_dataset(int argc, char **argv);
+int scf_cli_train(int argc, char **argv);
+int scf_cli_compare(int argc, char **argv);
 
 static const scf_cli_command commands[] = {
+    { "generate", "Make images from a prompt", scf_cli_generate },
     { "bench", "Time the engine's kernels against PyTorch (scflow bench ops)", scf_cli_bench },
+    { "compare", "One prompt and seed at 1, 2, 4 ... steps side by side, with timings", scf_cli_compare },
+    { "train", "Train a flow-matching teacher (scflow train --data DIR --config FILE --out RUN)", scf_cli_train },
+    { "dataset", "Build the emoji training set (scflow dataset emoji --out DIR)", scf_cli_dataset },
     { NULL, NULL, NULL },
 };
 
@@ -30,22 +38,6 @@ static void print_help(FILE *to)
             "  --version      Show the version\n"
             "\n"
             "Exit status: 0 success, 1 runtime error, 2 usage error.\n");
-}
-
-gboolean scf_cli_parse(const char *name, const char *summary, GOptionEntry *entries,
-                       int *argc, char ***argv)
-{
-    g_autofree char *param = g_strdup_printf("- %s", summary);
-    g_autoptr(GOptionContext) ctx = g_option_context_new(param);
-    g_autofree char *prgname = g_strdup_printf("scflow %s", name);
-    g_set_prgname(prgname);
-    g_option_context_add_main_entries(ctx, entries, NULL);
-    g_autoptr(GError) error = NULL;
-    if (!g_option_context_parse(ctx, argc, argv, &error)) {
-        fprintf(stderr, "scflow %s: %s\nTry 'scflow %s --help'.\n", name, error->message, name);
-        return FALSE;
-    }
-    return TRUE;
 }
 
 int main(int argc, char **argv)

@@ -152,7 +152,8 @@ static gboolean prepare(scf_trainer *t, GError **error)
 
 static gboolean open_data(scf_trainer *t, GError **error)
 {
-    t->data = scf_dataset_open(t->data_dir, t->model->image_size, t->cfg.seed, error);
+    t->data = scf_dataset_open(t->data_dir, t->model->image_size, SCF_DATASET_TRAIN, t->cfg.seed,
+                               error);
     return t->data != NULL;
 }
 
@@ -245,7 +246,7 @@ scf_trainer *scf_trainer_new(const char *run_dir, const char *config_path, const
     } else {
         scf_train_config_defaults(&t->cfg);
     }
-    g_autofree char *full = NULL, *model_json = NULL;
+    g_autofree char *full = NULL, *model_json = NULL, *checkpoints = NULL, *samples = NULL;
     gboolean ok = scf_config_check(&c, error);
     if (ok) {
         full = run_json(c.root, training, t->data_dir);
@@ -270,7 +271,7 @@ scf_trainer *scf_trainer_new(const char *run_dir, const char *config_path, const
     scf_config_clear(&mc);
     if (!ok)
         goto fail;
-    t->data = scf_dataset_open(t->data_dir, size, t->cfg.seed, error);
+    t->data = scf_dataset_open(t->data_dir, size, SCF_DATASET_TRAIN, t->cfg.seed, error);
     if (!t->data)
         goto fail;
     int n = scf_dataset_count(t->data);
@@ -284,8 +285,8 @@ scf_trainer *scf_trainer_new(const char *run_dir, const char *config_path, const
     t->model = scf_model_new(model_json, tok, be, TRUE, t->cfg.seed, error);
     if (!t->model)
         goto fail;
-    g_autofree char *checkpoints = g_build_filename(run_dir, "checkpoints", NULL);
-    g_autofree char *samples = g_build_filename(run_dir, "samples", NULL);
+    checkpoints = g_build_filename(run_dir, "checkpoints", NULL);
+    samples = g_build_filename(run_dir, "samples", NULL);
     if (g_mkdir_with_parents(checkpoints, 0755) != 0 || g_mkdir_with_parents(samples, 0755) != 0) {
         g_set_error(error, SCF_ERROR, SCF_ERROR_IO, "%s: cannot create the run folder: %s",
                     run_dir, g_strerror(errno));
@@ -568,15 +569,16 @@ static gboolean write_samples(scf_trainer *t, char **path_out, GError **error)
                                  t->cfg.sample_guidance, (uint64_t)i, 1 };
         ok = scf_sampler_run(s, &r, out, NULL, NULL, error);
         if (ok)
-            tiles[i] = scf_image_from_chw(out, m->channels, m->image_size, m->image_size);
+            ok = (tiles[i] = scf_image_from_chw(out, m->channels, m->image_size, m->image_size,
+                                                error)) != NULL;
     }
     scf_sampler_free(s);
     scf_params_set_trainable(m->params, TRUE);
     scf_params_swap_data(m->params, &t->ema);
     g_free(out);
     if (ok) {
-        scf_image *grid = scf_image_grid((const scf_image *const *)tiles, SAMPLE_PROMPTS, 2, 2,
-                                         0xFF, error);
+        static const uint8_t white[3] = { 255, 255, 255 };
+        scf_image *grid = scf_image_grid(tiles, SAMPLE_PROMPTS, SAMPLE_PROMPTS / 2, 2, white, error);
         g_autofree char *name = g_strdup_printf("step-%08" G_GINT64_FORMAT ".png", t->step);
         *path_out = path_in(t, "samples", name);
         ok = grid && scf_png_write(*path_out, grid, NULL, error);

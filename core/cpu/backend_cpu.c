@@ -12,27 +12,6 @@
 #pragma weak scf_cpu_group_norm_backward
 #pragma weak scf_cpu_layer_norm_forward
 #pragma weak scf_cpu_layer_norm_backward
-#pragma weak scf_cpu_activation_forward
-#pragma weak scf_cpu_activation_backward
-#pragma weak scf_cpu_geglu_forward
-#pragma weak scf_cpu_geglu_backward
-#pragma weak scf_cpu_softmax_forward
-#pragma weak scf_cpu_softmax_backward
-#pragma weak scf_cpu_attention_forward
-#pragma weak scf_cpu_attention_backward
-#pragma weak scf_cpu_upsample2x_forward
-#pragma weak scf_cpu_upsample2x_backward
-#pragma weak scf_cpu_concat_forward
-#pragma weak scf_cpu_concat_backward
-#pragma weak scf_cpu_add
-#pragma weak scf_cpu_mul
-#pragma weak scf_cpu_mul_backward
-#pragma weak scf_cpu_scale
-#pragma weak scf_cpu_axpy
-#pragma weak scf_cpu_fill
-#pragma weak scf_cpu_add_channel_forward
-#pragma weak scf_cpu_add_channel_backward
-#pragma weak scf_cpu_sum_squares
 
 static void *cpu_alloc(scf_backend *be, size_t bytes)
 {

@@ -1,0 +1,67 @@
+/* What every `scflow` subcommand shares: option parsing, the compute
+ * device, and finding and loading a model. */
+#include "build-config.h"
+#include "cli.h"
+#include <stdio.h>
+
+gboolean scf_cli_parse(const char *name, const char *summary, GOptionEntry *entries,
+                       int *argc, char ***argv)
+{
+    g_autofree char *param = g_strdup_printf("- %s", summary);
+    g_autoptr(GOptionContext) ctx = g_option_context_new(param);
+    g_autofree char *prgname = g_strdup_printf("scflow %s", name);
+    g_set_prgname(prgname);
+    g_option_context_add_main_entries(ctx, entries, NULL);
+    g_autoptr(GError) error = NULL;
+    if (!g_option_context_parse(ctx, argc, argv, &error)) {
+        fprintf(stderr, "scflow %s: %s\nTry 'scflow %s --help'.\n", name, error->message, name);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+scf_backend *scf_cli_open_device(const char *name, const char *device, int threads, gboolean quiet)
+{
+    g_autoptr(GError) error = NULL;
+    g_autofree char *notice = NULL;
+    scf_backend *be = scf_device_open(device ? device : "auto", threads, &notice, &error);
+    if (!be)
+        fprintf(stderr, "scflow %s: %s\n", name, error->message);
+    else if (notice && !quiet)
+        fprintf(stderr, "scflow %s: %s\n", name, notice);
+    return be;
+}
+
+/* The embedded default: data/models/default names the model folder beside
+ * it, installed or in the source tree when running uninstalled. */
+char *scf_cli_default_model(void)
+{
+    const char *roots[] = { SCF_DATADIR, SCF_SOURCE_DATADIR };
+    for (size_t i = 0; i < G_N_ELEMENTS(roots); i++) {
+        g_autofree char *file = g_build_filename(roots[i], "models", "default", NULL);
+        g_autofree char *name = NULL;
+        if (g_file_get_contents(file, &name, NULL, NULL)) {
+            g_strstrip(name);
+            char *dir = g_build_filename(roots[i], "models", name, NULL);
+            if (g_file_test(dir, G_FILE_TEST_IS_DIR))
+                return dir;
+            g_free(dir);
+        }
+    }
+    return NULL;
+}
+
+scf_model *scf_cli_load_model(const char *name, const char *dir, scf_backend *be)
+{
+    g_autofree char *fallback = dir ? NULL : scf_cli_default_model();
+    if (!dir && !fallback) {
+        fprintf(stderr, "scflow %s: no model given and no embedded default model is installed; "
+                        "pass --model DIR\n", name);
+        return NULL;
+    }
+    g_autoptr(GError) error = NULL;
+    scf_model *m = scf_model_load(dir ? dir : fallback, be, FALSE, &error);
+    if (!m)
+        fprintf(stderr, "scflow %s: %s\n", name, error->message);
+    return m;
+}
