@@ -1,7 +1,8 @@
 #include "compare-grid.h"
 #include <pango/pangocairo.h>
 
-enum { PAD = 8, LABEL_H = 22 };
+/* two lines of label, so "teacher 32 steps · 1234 ms" fits a 128 px column */
+enum { PAD = 8, LABEL_H = 38 };
 
 static void draw_label(cairo_t *cr, const char *text, int x, int width)
 {
@@ -11,6 +12,8 @@ static void draw_label(cairo_t *cr, const char *text, int x, int width)
     pango_layout_set_text(layout, text, -1);
     pango_layout_set_width(layout, width * PANGO_SCALE);
     pango_layout_set_alignment(layout, PANGO_ALIGN_CENTER);
+    pango_layout_set_wrap(layout, PANGO_WRAP_WORD_CHAR);
+    pango_layout_set_height(layout, -2); /* at most two lines, then an ellipsis */
     pango_layout_set_ellipsize(layout, PANGO_ELLIPSIZE_END);
     cairo_set_source_rgb(cr, 0.13, 0.13, 0.13);
     cairo_move_to(cr, x, PAD);

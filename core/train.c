@@ -6,6 +6,7 @@
 #include "image.h"
 #include "model.h"
 #include "optim.h"
+#include "run.h"
 #include "rng.h"
 #include "safetensors.h"
 #include "sampler.h"
@@ -187,16 +188,6 @@ static char *object_to_string(JsonObject *o)
     return text;
 }
 
-static gboolean write_file(const char *path, const char *text, GError **error)
-{
-    scf_atomic_file f;
-    FILE *fp = scf_atomic_file_open(&f, path, error);
-    if (!fp)
-        return FALSE;
-    fputs(text, fp);
-    return scf_atomic_file_commit(&f, error);
-}
-
 /* Reads run.json's parts: the model config text and the training settings. */
 static gboolean read_run(scf_trainer *t, const char *path, char **model_json, GError **error)
 {
@@ -293,7 +284,7 @@ scf_trainer *scf_trainer_new(const char *run_dir, const char *config_path, const
         goto fail;
     }
     if (!scf_tokenizer_save(t->model->tok, run_dir, error) || !prepare(t, error) ||
-        !write_file(runfile, full, error))
+        !scf_run_write_file(runfile, full, error))
         goto fail;
     return t;
 fail:
@@ -303,130 +294,23 @@ fail:
 
 /* ---- checkpoints ---- */
 
-static char *checkpoint_path(const scf_trainer *t, int64_t step)
-{
-    g_autofree char *name = g_strdup_printf("step-%08" G_GINT64_FORMAT ".safetensors", step);
-    return path_in(t, "checkpoints", name);
-}
+#define CHECKPOINT_KIND "scflow-checkpoint"
 
-/* Steps of the checkpoints present, newest first. */
-static GArray *list_checkpoints(const char *run_dir)
+static void state_buffers(scf_trainer *t, scf_run_buffer out[4])
 {
-    GArray *steps = g_array_new(FALSE, FALSE, sizeof(gint64));
-    g_autofree char *dir = g_build_filename(run_dir, "checkpoints", NULL);
-    GDir *d = g_dir_open(dir, 0, NULL);
-    const char *name;
-    while (d && (name = g_dir_read_name(d))) {
-        gint64 step;
-        char tail[32];
-        if (sscanf(name, "step-%" G_GINT64_FORMAT ".%31s", &step, tail) == 2 &&
-            strcmp(tail, "safetensors") == 0)
-            g_array_append_val(steps, step);
-    }
-    if (d)
-        g_dir_close(d);
-    for (guint i = 1; i < steps->len; i++) /* insertion sort, descending */
-        for (guint j = i; j > 0 && g_array_index(steps, gint64, j) > g_array_index(steps, gint64, j - 1); j--) {
-            gint64 tmp = g_array_index(steps, gint64, j);
-            g_array_index(steps, gint64, j) = g_array_index(steps, gint64, j - 1);
-            g_array_index(steps, gint64, j - 1) = tmp;
-        }
-    return steps;
-}
-
-static const char *const state_names[] = { "params", "adam_m", "adam_v", "ema" };
-
-static float **state_buffers(scf_trainer *t, float *out[4])
-{
-    out[0] = t->model->params->data;
-    out[1] = t->adam_m;
-    out[2] = t->adam_v;
-    out[3] = t->ema;
-    return out;
+    const size_t n = params_total(t);
+    out[0] = (scf_run_buffer){ "params", t->model->params->data, n };
+    out[1] = (scf_run_buffer){ "adam_m", t->adam_m, n };
+    out[2] = (scf_run_buffer){ "adam_v", t->adam_v, n };
+    out[3] = (scf_run_buffer){ "ema", t->ema, n };
 }
 
 gboolean scf_trainer_checkpoint(scf_trainer *t, GError **error)
 {
-    const size_t total = params_total(t);
-    float *bufs[4], *host = g_new(float, total);
+    scf_run_buffer bufs[4];
     state_buffers(t, bufs);
-    scf_safetensors_writer *w = scf_safetensors_writer_new();
-    g_autofree char *step = g_strdup_printf("%" G_GINT64_FORMAT, t->step);
-    scf_safetensors_writer_set_metadata(w, "format", "scflow-checkpoint");
-    scf_safetensors_writer_set_metadata(w, "step", step);
-    gboolean ok = TRUE;
-    for (int i = 0; ok && i < 4; i++) {
-        t->be->download(t->be, host, bufs[i], total * sizeof(float));
-        ok = scf_safetensors_writer_add(w, state_names[i], SCF_DTYPE_F32, 1,
-                                        (int64_t[]){ (int64_t)total }, host, error);
-    }
-    g_free(host);
-    g_autofree char *path = checkpoint_path(t, t->step);
-    ok = ok && scf_safetensors_writer_save(w, path, error);
-    scf_safetensors_writer_free(w);
-    if (!ok)
-        return FALSE;
-    /* only once the new one is safely on disk do older ones go */
-    GArray *steps = list_checkpoints(t->run_dir);
-    for (guint i = (guint)t->cfg.keep_checkpoints; i < steps->len; i++) {
-        g_autofree char *old = checkpoint_path(t, g_array_index(steps, gint64, i));
-        g_unlink(old);
-    }
-    g_array_free(steps, TRUE);
-    return TRUE;
-}
-
-static gboolean load_checkpoint(scf_trainer *t, int64_t step, GError **error)
-{
-    g_autofree char *path = checkpoint_path(t, step);
-    scf_safetensors *st = scf_safetensors_open(path, error);
-    if (!st)
-        return FALSE;
-    const size_t total = params_total(t);
-    const char *format = scf_safetensors_metadata(st, "format");
-    const char *meta_step = scf_safetensors_metadata(st, "step");
-    gboolean ok = TRUE;
-    if (g_strcmp0(format, "scflow-checkpoint") != 0 || !meta_step ||
-        g_ascii_strtoll(meta_step, NULL, 10) != step) {
-        g_set_error(error, SCF_ERROR, SCF_ERROR_FORMAT,
-                    "%s: not a checkpoint of step %" G_GINT64_FORMAT, path, step);
-        ok = FALSE;
-    }
-    float *bufs[4], *host = g_new(float, total);
-    state_buffers(t, bufs);
-    for (int i = 0; ok && i < 4; i++) {
-        const scf_st_tensor *tensor = scf_safetensors_expect(st, state_names[i], 1,
-                                                             (int64_t[]){ (int64_t)total }, error);
-        ok = tensor && scf_safetensors_read_f32(st, tensor, host, error);
-        if (ok)
-            t->be->upload(t->be, bufs[i], host, total * sizeof(float));
-    }
-    g_free(host);
-    scf_safetensors_close(st);
-    if (ok)
-        t->step = step;
-    return ok;
-}
-
-/* Keeps the metrics of steps up to the checkpoint: lines a killed run wrote
- * after it would otherwise appear twice. */
-static gboolean trim_metrics(scf_trainer *t, GError **error)
-{
-    g_autofree char *path = path_in(t, "metrics.jsonl", NULL);
-    g_autofree char *text = NULL;
-    if (!g_file_get_contents(path, &text, NULL, NULL))
-        return TRUE;
-    GString *kept = g_string_new(NULL);
-    char **lines = g_strsplit(text, "\n", -1);
-    for (char **l = lines; *l; l++) {
-        const char *s = strstr(*l, "\"step\":");
-        if (s && g_ascii_strtoll(s + 7, NULL, 10) <= t->step)
-            g_string_append_printf(kept, "%s\n", *l);
-    }
-    g_strfreev(lines);
-    gboolean ok = write_file(path, kept->str, error);
-    g_string_free(kept, TRUE);
-    return ok;
+    return scf_run_save_checkpoint(t->run_dir, CHECKPOINT_KIND, t->step, t->be, bufs, 4,
+                                   t->cfg.keep_checkpoints, error);
 }
 
 scf_trainer *scf_trainer_resume(const char *run_dir, scf_backend *be, GError **error)
@@ -444,25 +328,10 @@ scf_trainer *scf_trainer_resume(const char *run_dir, scf_backend *be, GError **e
     t->model = scf_model_new(model_json, tok, be, TRUE, t->cfg.seed, error);
     if (!t->model || !open_data(t, error) || !prepare(t, error))
         goto fail;
-    GArray *steps = list_checkpoints(run_dir);
-    GString *skipped = g_string_new(NULL);
-    gboolean loaded = steps->len == 0; /* no checkpoint yet: start again from step 0 */
-    for (guint i = 0; !loaded && i < steps->len; i++) {
-        GError *e = NULL;
-        loaded = load_checkpoint(t, g_array_index(steps, gint64, i), &e);
-        if (!loaded) {
-            g_string_append_printf(skipped, "%s%s", skipped->len ? "; " : "", e->message);
-            g_error_free(e);
-        }
-    }
-    if (skipped->len)
-        g_warning("%s: skipped unreadable checkpoints: %s", run_dir, skipped->str);
-    if (!loaded)
-        g_set_error(error, SCF_ERROR, SCF_ERROR_FORMAT, "%s: no readable checkpoint: %s",
-                    run_dir, skipped->str);
-    g_string_free(skipped, TRUE);
-    g_array_free(steps, TRUE);
-    if (!loaded || !trim_metrics(t, error))
+    scf_run_buffer bufs[4];
+    state_buffers(t, bufs);
+    if (!scf_run_load_latest(run_dir, CHECKPOINT_KIND, be, bufs, 4, &t->step, error) ||
+        !scf_run_trim_metrics(run_dir, t->step, error))
         goto fail;
     return t;
 fail:
@@ -554,57 +423,28 @@ static double train_step(scf_trainer *t, double *grad_norm, GError **error)
 
 /* ---- samples, metrics, export ---- */
 
+/* Sample grids show the EMA weights, the ones that get exported. */
 static gboolean write_samples(scf_trainer *t, char **path_out, GError **error)
 {
     scf_model *m = t->model;
+    g_autofree char *name = g_strdup_printf("step-%08" G_GINT64_FORMAT ".png", t->step);
+    *path_out = path_in(t, "samples", name);
     scf_params_swap_data(m->params, &t->ema);
     scf_params_set_trainable(m->params, FALSE);
-    scf_sampler *s = scf_sampler_new(m);
-    const size_t img = image_numel(t);
-    float *out = g_new(float, img);
-    scf_image *tiles[SAMPLE_PROMPTS] = { 0 };
-    gboolean ok = TRUE;
-    for (int i = 0; ok && i < SAMPLE_PROMPTS; i++) {
-        scf_sample_request r = { t->sample_prompts[i], NULL, t->cfg.sample_steps,
-                                 t->cfg.sample_guidance, (uint64_t)i, 1 };
-        ok = scf_sampler_run(s, &r, out, NULL, NULL, error);
-        if (ok)
-            ok = (tiles[i] = scf_image_from_chw(out, m->channels, m->image_size, m->image_size,
-                                                error)) != NULL;
-    }
-    scf_sampler_free(s);
+    gboolean ok = scf_run_sample_grid(m, (const char *const *)t->sample_prompts, SAMPLE_PROMPTS,
+                                      t->cfg.sample_steps, t->cfg.sample_guidance, *path_out, error);
     scf_params_set_trainable(m->params, TRUE);
     scf_params_swap_data(m->params, &t->ema);
-    g_free(out);
-    if (ok) {
-        static const uint8_t white[3] = { 255, 255, 255 };
-        scf_image *grid = scf_image_grid(tiles, SAMPLE_PROMPTS, SAMPLE_PROMPTS / 2, 2, white, error);
-        g_autofree char *name = g_strdup_printf("step-%08" G_GINT64_FORMAT ".png", t->step);
-        *path_out = path_in(t, "samples", name);
-        ok = grid && scf_png_write(*path_out, grid, NULL, error);
-        scf_image_free(grid);
-    }
-    for (int i = 0; i < SAMPLE_PROMPTS; i++)
-        scf_image_free(tiles[i]);
     return ok;
 }
 
 static gboolean append_metrics(scf_trainer *t, const scf_train_progress *p, GError **error)
 {
-    g_autofree char *path = path_in(t, "metrics.jsonl", NULL);
-    FILE *fp = fopen(path, "a");
-    if (!fp) {
-        g_set_error(error, SCF_ERROR, SCF_ERROR_IO, "%s: cannot append: %s", path, g_strerror(errno));
-        return FALSE;
-    }
-    fprintf(fp, "{\"step\":%" G_GINT64_FORMAT ",\"loss\":%.6g,\"lr\":%.6g,\"grad_norm\":%.6g,"
-            "\"images_per_s\":%.4g,\"time\":%" G_GINT64_FORMAT "}\n",
-            p->step, p->loss, p->lr, p->grad_norm, p->images_per_s, g_get_real_time() / 1000000);
-    gboolean ok = fflush(fp) == 0;
-    fclose(fp);
-    if (!ok)
-        g_set_error(error, SCF_ERROR, SCF_ERROR_IO, "%s: cannot write: %s", path, g_strerror(errno));
-    return ok;
+    g_autofree char *line = g_strdup_printf(
+        "{\"step\":%" G_GINT64_FORMAT ",\"loss\":%.6g,\"lr\":%.6g,\"grad_norm\":%.6g,"
+        "\"images_per_s\":%.4g,\"time\":%" G_GINT64_FORMAT "}",
+        p->step, p->loss, p->lr, p->grad_norm, p->images_per_s, g_get_real_time() / 1000000);
+    return scf_run_append_metrics(t->run_dir, line, error);
 }
 
 static gboolean export_model(scf_trainer *t, GError **error)
@@ -658,7 +498,7 @@ gboolean scf_trainer_run(scf_trainer *t, int64_t max_steps, scf_train_progress_f
             if (!scf_trainer_checkpoint(t, error))
                 return FALSE;
             if (progress) {
-                g_autofree char *path = checkpoint_path(t, t->step);
+                g_autofree char *path = scf_run_checkpoint_path(t->run_dir, t->step);
                 scf_train_progress cp = p;
                 cp.event = "checkpoint";
                 cp.path = path;

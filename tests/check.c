@@ -58,6 +58,42 @@ double chk_error(const float *got, const float *ref, size_t n)
     return worst_error(got, ref, n, &at, &scale);
 }
 
+float *chk_random(size_t n, float lo, float hi, uint64_t seed)
+{
+    float *x = g_new(float, n);
+    chk_fill(x, n, lo, hi, seed);
+    return x;
+}
+
+void chk_grad_case_run(const chk_grad_case *gc, double h, double tol, int max_probe)
+{
+    float *grad[CHK_MAX_GRADS] = { 0 };
+    chk_grad probes[CHK_MAX_GRADS];
+    for (int i = 0; i < gc->n; i++) {
+        grad[i] = g_new0(float, gc->sizes[i]);
+        probes[i] = (chk_grad){ gc->names[i], gc->wrt[i], grad[i], gc->sizes[i] };
+    }
+    gc->backward(gc->ctx, grad);
+    g_assert_true(chk_gradcheck(gc->op, gc->loss, gc->ctx, probes, gc->n, (float)h, tol,
+                                max_probe));
+    for (int i = 0; i < gc->n; i++) {
+        float *acc = chk_random(gc->sizes[i], -1.0f, 1.0f, 700 + (uint64_t)i);
+        float *expect = g_new(float, gc->sizes[i]);
+        for (size_t j = 0; j < gc->sizes[i]; j++)
+            expect[j] = acc[j] + 2.0f * grad[i][j];
+        float *only[CHK_MAX_GRADS] = { 0 };
+        only[i] = acc;
+        gc->backward(gc->ctx, only);
+        gc->backward(gc->ctx, only);
+        g_autofree char *what = g_strdup_printf("%s %s accumulated twice", gc->op, gc->names[i]);
+        g_assert_true(chk_close(what, acc, expect, gc->sizes[i], 1e-6));
+        g_free(acc);
+        g_free(expect);
+    }
+    for (int i = 0; i < gc->n; i++)
+        g_free(grad[i]);
+}
+
 double chk_dot(const float *out, const float *r, size_t n)
 {
     double s = 0;

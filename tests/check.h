@@ -36,6 +36,30 @@ gboolean chk_gradcheck(const char *op, chk_loss_fn loss, void *ctx,
                        const chk_grad *grads, int ngrads,
                        float h, double tol, int max_probe);
 
+/* A fresh buffer of n values from chk_fill (g_free it). */
+float *chk_random(size_t n, float lo, float hi, uint64_t seed);
+
+#define CHK_MAX_GRADS 3
+
+/* One op under test: its forward folded into a loss, its backward with
+ * dout = r (the loss's weights) adding into grads[i] (NULL entries skipped),
+ * and the inputs the gradients belong to. */
+typedef struct {
+    const char *op;
+    chk_loss_fn loss;
+    void (*backward)(void *ctx, float *const *grads);
+    void *ctx;
+    int n;
+    const char *names[CHK_MAX_GRADS];
+    float *wrt[CHK_MAX_GRADS];
+    size_t sizes[CHK_MAX_GRADS];
+} chk_grad_case;
+
+/* Asserts the op's gradients against finite differences (chk_gradcheck) and
+ * the backward contract: every gradient accumulates (two calls onto prior
+ * contents give prior + 2 grad) and is written with all others NULL. */
+void chk_grad_case_run(const chk_grad_case *gc, double h, double tol, int max_probe);
+
 /* L = sum out_i * r_i in double. */
 double chk_dot(const float *out, const float *r, size_t n);
 

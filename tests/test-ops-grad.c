@@ -32,7 +32,6 @@
 #pragma GCC diagnostic pop
 
 #define MAX_PROBE 48
-#define MAX_GRADS 3
 
 #define SMOOTH_H 1e-2
 #define SMOOTH_TOL 1e-3
@@ -40,13 +39,6 @@
 #define ATTN_TOL 5e-4
 #define LINEAR_H 1e-2
 #define LINEAR_TOL 1e-4
-
-static float *random_floats(size_t n, float lo, float hi, uint64_t seed)
-{
-    float *x = g_new(float, n);
-    chk_fill(x, n, lo, hi, seed);
-    return x;
-}
 
 static float *to_floats(const double *x, size_t n)
 {
@@ -56,53 +48,6 @@ static float *to_floats(const double *x, size_t n)
     return f;
 }
 
-/* ---- the shared gradient harness ---- */
-
-/* One op under test: its forward folded into L = sum(out * r), its backward
- * with dout = r adding into grads[i] (NULL entries skipped), and the inputs
- * the gradients belong to. */
-typedef struct {
-    const char *op;
-    chk_loss_fn loss;
-    void (*backward)(void *ctx, float *const *grads);
-    void *ctx;
-    int n;
-    const char *names[MAX_GRADS];
-    float *wrt[MAX_GRADS];
-    size_t sizes[MAX_GRADS];
-} grad_case;
-
-static void check_grad_case(const grad_case *gc, double h, double tol)
-{
-    float *grad[MAX_GRADS] = { 0 };
-    chk_grad probes[MAX_GRADS];
-    for (int i = 0; i < gc->n; i++) {
-        grad[i] = g_new0(float, gc->sizes[i]);
-        probes[i] = (chk_grad){ gc->names[i], gc->wrt[i], grad[i], gc->sizes[i] };
-    }
-    gc->backward(gc->ctx, grad);
-    g_assert_true(chk_gradcheck(gc->op, gc->loss, gc->ctx, probes, gc->n,
-                                (float)h, tol, MAX_PROBE));
-
-    for (int i = 0; i < gc->n; i++) {
-        /* backward accumulates: two calls onto prior contents give prior + 2 grad,
-         * and with every other gradient NULL this one is still written */
-        float *acc = random_floats(gc->sizes[i], -1.0f, 1.0f, 700 + i);
-        float *expect = g_new(float, gc->sizes[i]);
-        for (size_t j = 0; j < gc->sizes[i]; j++)
-            expect[j] = acc[j] + 2.0f * grad[i][j];
-        float *only[MAX_GRADS] = { 0 };
-        only[i] = acc;
-        gc->backward(gc->ctx, only);
-        gc->backward(gc->ctx, only);
-        g_autofree char *what = g_strdup_printf("%s %s accumulated twice", gc->op, gc->names[i]);
-        g_assert_true(chk_close(what, acc, expect, gc->sizes[i], 1e-6));
-        g_free(acc);
-        g_free(expect);
-    }
-    for (int i = 0; i < gc->n; i++)
-        g_free(grad[i]);
-}
 
 /* ---- the vectorisable expf every softmax and gate goes through ---- */
 
@@ -155,7 +100,7 @@ static void test_activation_values(void)
     /* n above the threading threshold so the parallel path runs; the range
      * covers the tails where the gates saturate */
     const size_t n = 40000;
-    g_autofree float *x = random_floats(n, -12.0f, 12.0f, 1);
+    g_autofree float *x = chk_random(n, -12.0f, 12.0f, 1);
     x[0] = 0.0f;
     x[1] = -100.0f;  /* exp(-u) far past float range: gate must give 0, not NaN */
     x[2] = 100.0f;
@@ -208,11 +153,11 @@ static void test_activation_grad(void)
 {
     const size_t n = 97;
     for (size_t a = 0; a < G_N_ELEMENTS(activations); a++) {
-        act_ctx c = { random_floats(n, -5.0f, 5.0f, 2), g_new(float, n),
-                      random_floats(n, -1.0f, 1.0f, 3), n, activations[a].act };
-        grad_case gc = { activations[a].name, act_loss, act_backward, &c, 1,
+        act_ctx c = { chk_random(n, -5.0f, 5.0f, 2), g_new(float, n),
+                      chk_random(n, -1.0f, 1.0f, 3), n, activations[a].act };
+        chk_grad_case gc = { activations[a].name, act_loss, act_backward, &c, 1,
                          { "dx" }, { c.x }, { n } };
-        check_grad_case(&gc, SMOOTH_H, SMOOTH_TOL);
+        chk_grad_case_run(&gc, SMOOTH_H, SMOOTH_TOL, MAX_PROBE);
         g_free(c.x);
         g_free(c.out);
         g_free(c.r);
@@ -242,8 +187,8 @@ static void geglu_backward(void *p, float *const *g)
 static void test_geglu(void)
 {
     const int M = 6, N = 13;
-    geglu_ctx c = { random_floats((size_t)M * 2 * N, -4.0f, 4.0f, 4),
-                    g_new(float, (size_t)M * N), random_floats((size_t)M * N, -1.0f, 1.0f, 5),
+    geglu_ctx c = { chk_random((size_t)M * 2 * N, -4.0f, 4.0f, 4),
+                    g_new(float, (size_t)M * N), chk_random((size_t)M * N, -1.0f, 1.0f, 5),
                     M, N };
     g_autofree float *ref = g_new(float, (size_t)M * N);
     for (int m = 0; m < M; m++)
@@ -254,9 +199,9 @@ static void test_geglu(void)
     geglu_loss(&c);
     g_assert_true(chk_close("geglu", c.out, ref, (size_t)M * N, 1e-6));
 
-    grad_case gc = { "geglu", geglu_loss, geglu_backward, &c, 1,
+    chk_grad_case gc = { "geglu", geglu_loss, geglu_backward, &c, 1,
                      { "dx" }, { c.x }, { (size_t)M * 2 * N } };
-    check_grad_case(&gc, SMOOTH_H, SMOOTH_TOL);
+    chk_grad_case_run(&gc, SMOOTH_H, SMOOTH_TOL, MAX_PROBE);
     g_free(c.x);
     g_free(c.out);
     g_free(c.r);
@@ -267,7 +212,7 @@ static void test_geglu(void)
 static void test_softmax_values(void)
 {
     const int M = 5, N = 37;
-    g_autofree float *x = random_floats((size_t)M * N, -8.0f, 8.0f, 6);
+    g_autofree float *x = chk_random((size_t)M * N, -8.0f, 8.0f, 6);
     /* a row far from zero: exp without subtracting the max would overflow */
     for (int j = 0; j < N; j++)
         x[N + j] += 1000.0f;
@@ -316,11 +261,11 @@ static void softmax_backward(void *p, float *const *g)
 static void test_softmax_grad(void)
 {
     const int M = 4, N = 19;
-    softmax_ctx c = { random_floats((size_t)M * N, -3.0f, 3.0f, 7), g_new(float, (size_t)M * N),
-                      random_floats((size_t)M * N, -1.0f, 1.0f, 8), M, N };
-    grad_case gc = { "softmax", softmax_loss, softmax_backward, &c, 1,
+    softmax_ctx c = { chk_random((size_t)M * N, -3.0f, 3.0f, 7), g_new(float, (size_t)M * N),
+                      chk_random((size_t)M * N, -1.0f, 1.0f, 8), M, N };
+    chk_grad_case gc = { "softmax", softmax_loss, softmax_backward, &c, 1,
                      { "dx" }, { c.x }, { (size_t)M * N } };
-    check_grad_case(&gc, SMOOTH_H, SMOOTH_TOL);
+    chk_grad_case_run(&gc, SMOOTH_H, SMOOTH_TOL, MAX_PROBE);
     g_free(c.x);
     g_free(c.out);
     g_free(c.r);
@@ -339,9 +284,9 @@ static attn_ctx attn_new(int B, int Tq, int Tk, int H, int D, int causal, uint64
     /* |q|,|k| up to 1.5 with D up to 40 gives scores of a few units: softmax
      * neither uniform nor one-hot, so every term of the gradient matters */
     return (attn_ctx){ B, Tq, Tk, H, D, causal,
-                       random_floats(nq, -1.5f, 1.5f, seed), random_floats(nk, -1.5f, 1.5f, seed + 1),
-                       random_floats(nk, -1.0f, 1.0f, seed + 2), g_new(float, nq),
-                       g_new(float, (size_t)B * H * Tq * Tk), random_floats(nq, -1.0f, 1.0f, seed + 3) };
+                       chk_random(nq, -1.5f, 1.5f, seed), chk_random(nk, -1.5f, 1.5f, seed + 1),
+                       chk_random(nk, -1.0f, 1.0f, seed + 2), g_new(float, nq),
+                       g_new(float, (size_t)B * H * Tq * Tk), chk_random(nq, -1.0f, 1.0f, seed + 3) };
 }
 
 static void attn_free(attn_ctx *c)
@@ -451,9 +396,9 @@ static void check_attention_grad(const char *op, int B, int Tq, int Tk, int H, i
 {
     attn_ctx c = attn_new(B, Tq, Tk, H, D, causal, 200);
     const size_t nq = (size_t)B * Tq * H * D, nk = (size_t)B * Tk * H * D;
-    grad_case gc = { op, attn_loss, attn_backward, &c, 3,
+    chk_grad_case gc = { op, attn_loss, attn_backward, &c, 3,
                      { "dq", "dk", "dv" }, { c.q, c.k, c.v }, { nq, nk, nk } };
-    check_grad_case(&gc, ATTN_H, ATTN_TOL);
+    chk_grad_case_run(&gc, ATTN_H, ATTN_TOL, MAX_PROBE);
     attn_free(&c);
 }
 
@@ -558,16 +503,16 @@ static void test_upsample(void)
 {
     const int N = 3, H = 4, W = 5;
     const size_t n = (size_t)N * H * W;
-    up_ctx c = { random_floats(n, -1.0f, 1.0f, 9), g_new(float, 4 * n),
-                 random_floats(4 * n, -1.0f, 1.0f, 10), N, H, W };
+    up_ctx c = { chk_random(n, -1.0f, 1.0f, 9), g_new(float, 4 * n),
+                 chk_random(4 * n, -1.0f, 1.0f, 10), N, H, W };
     up_loss(&c);
     for (int p = 0; p < N; p++)
         for (int i = 0; i < 2 * H; i++)
             for (int j = 0; j < 2 * W; j++)
                 g_assert_cmpfloat(c.out[((size_t)p * 2 * H + i) * 2 * W + j], ==,
                                   c.x[((size_t)p * H + i / 2) * W + j / 2]);
-    grad_case gc = { "upsample2x", up_loss, up_backward, &c, 1, { "dx" }, { c.x }, { n } };
-    check_grad_case(&gc, LINEAR_H, LINEAR_TOL);
+    chk_grad_case gc = { "upsample2x", up_loss, up_backward, &c, 1, { "dx" }, { c.x }, { n } };
+    chk_grad_case_run(&gc, LINEAR_H, LINEAR_TOL, MAX_PROBE);
     g_free(c.x);
     g_free(c.out);
     g_free(c.r);
@@ -595,8 +540,8 @@ static void test_concat(void)
 {
     const int B = 2, Ca = 3, Cb = 2, S = 6;
     const size_t na = (size_t)B * Ca * S, nb = (size_t)B * Cb * S, no = na + nb;
-    cat_ctx c = { random_floats(na, -1.0f, 1.0f, 11), random_floats(nb, -1.0f, 1.0f, 12),
-                  g_new(float, no), random_floats(no, -1.0f, 1.0f, 13), B, Ca, Cb, S };
+    cat_ctx c = { chk_random(na, -1.0f, 1.0f, 11), chk_random(nb, -1.0f, 1.0f, 12),
+                  g_new(float, no), chk_random(no, -1.0f, 1.0f, 13), B, Ca, Cb, S };
     cat_loss(&c);
     for (int i = 0; i < B; i++)
         for (int ch = 0; ch < Ca + Cb; ch++)
@@ -605,9 +550,9 @@ static void test_concat(void)
                                      : c.b[((size_t)i * Cb + ch - Ca) * S + s];
                 g_assert_cmpfloat(c.out[((size_t)i * (Ca + Cb) + ch) * S + s], ==, want);
             }
-    grad_case gc = { "concat", cat_loss, cat_backward, &c, 2,
+    chk_grad_case gc = { "concat", cat_loss, cat_backward, &c, 2,
                      { "da", "db" }, { c.a, c.b }, { na, nb } };
-    check_grad_case(&gc, LINEAR_H, LINEAR_TOL);
+    chk_grad_case_run(&gc, LINEAR_H, LINEAR_TOL, MAX_PROBE);
     g_free(c.a);
     g_free(c.b);
     g_free(c.out);
@@ -637,10 +582,10 @@ static void mul_backward(void *p, float *const *g)
 static void test_mul_grad(void)
 {
     const size_t n = 53;
-    mul_ctx c = { random_floats(n, -2.0f, 2.0f, 14), random_floats(n, -2.0f, 2.0f, 15),
-                  g_new(float, n), random_floats(n, -1.0f, 1.0f, 16), n };
-    grad_case gc = { "mul", mul_loss, mul_backward, &c, 2, { "da", "db" }, { c.a, c.b }, { n, n } };
-    check_grad_case(&gc, LINEAR_H, LINEAR_TOL);
+    mul_ctx c = { chk_random(n, -2.0f, 2.0f, 14), chk_random(n, -2.0f, 2.0f, 15),
+                  g_new(float, n), chk_random(n, -1.0f, 1.0f, 16), n };
+    chk_grad_case gc = { "mul", mul_loss, mul_backward, &c, 2, { "da", "db" }, { c.a, c.b }, { n, n } };
+    chk_grad_case_run(&gc, LINEAR_H, LINEAR_TOL, MAX_PROBE);
     g_free(c.a);
     g_free(c.b);
     g_free(c.out);
@@ -671,15 +616,15 @@ static void test_add_channel(void)
 {
     const int B = 2, C = 3, S = 7;
     const size_t n = (size_t)B * C * S;
-    addch_ctx c = { random_floats(n, -1.0f, 1.0f, 17), g_new(float, n),
-                    random_floats((size_t)B * C, -1.0f, 1.0f, 18),
-                    random_floats(n, -1.0f, 1.0f, 19), B, C, S };
+    addch_ctx c = { chk_random(n, -1.0f, 1.0f, 17), g_new(float, n),
+                    chk_random((size_t)B * C, -1.0f, 1.0f, 18),
+                    chk_random(n, -1.0f, 1.0f, 19), B, C, S };
     addch_loss(&c);
     for (size_t i = 0; i < n; i++)
         g_assert_cmpfloat(c.x[i], ==, c.x0[i] + c.v[i / S]);
-    grad_case gc = { "add_channel", addch_loss, addch_backward, &c, 1,
+    chk_grad_case gc = { "add_channel", addch_loss, addch_backward, &c, 1,
                      { "dv" }, { c.v }, { (size_t)B * C } };
-    check_grad_case(&gc, LINEAR_H, LINEAR_TOL);
+    chk_grad_case_run(&gc, LINEAR_H, LINEAR_TOL, MAX_PROBE);
     g_free(c.x0);
     g_free(c.x);
     g_free(c.v);
@@ -692,8 +637,8 @@ static void test_add_channel(void)
 static void test_elementwise_values(void)
 {
     const size_t n = 100003;
-    g_autofree float *a = random_floats(n, -3.0f, 3.0f, 20);
-    g_autofree float *b = random_floats(n, -3.0f, 3.0f, 21);
+    g_autofree float *a = chk_random(n, -3.0f, 3.0f, 20);
+    g_autofree float *b = chk_random(n, -3.0f, 3.0f, 21);
     g_autofree float *out = g_new(float, n);
     scf_backend *be = chk_cpu();
 

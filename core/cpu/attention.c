@@ -45,11 +45,7 @@ static int tile_rows(int Tq, int Tk, int causal)
  * NULL (after a critical message) when it cannot be allocated. */
 static float *thread_tiles(scf_backend *be, const char *kernel, int rows, int Tk)
 {
-    size_t bytes = (size_t)scf_get_threads() * rows * Tk * sizeof(float);
-    float *ws = scf_backend_workspace(be, bytes);
-    if (!ws)
-        g_critical("%s: cannot allocate %zu bytes of workspace for score tiles", kernel, bytes);
-    return ws;
+    return scf_cpu_workspace(be, (size_t)scf_get_threads() * rows * Tk * sizeof(float), kernel);
 }
 
 void scf_cpu_attention_forward(scf_backend *be, float *out, float *probs,

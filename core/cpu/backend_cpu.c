@@ -3,15 +3,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* TEMPORARY while kernel groups land in parallel; removed once all exist. */
-#pragma weak scf_cpu_linear_forward
-#pragma weak scf_cpu_linear_backward
-#pragma weak scf_cpu_conv2d_forward
-#pragma weak scf_cpu_conv2d_backward
-#pragma weak scf_cpu_group_norm_forward
-#pragma weak scf_cpu_group_norm_backward
-#pragma weak scf_cpu_layer_norm_forward
-#pragma weak scf_cpu_layer_norm_backward
 
 static void *cpu_alloc(scf_backend *be, size_t bytes)
 {

@@ -6,6 +6,19 @@
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
+#include "../backend.h"
+
+/* The backend workspace for a kernel, which returns void: when it cannot be
+ * had, a critical message names the kernel and it leaves its outputs
+ * unchanged (the caller returns on NULL). */
+static inline float *scf_cpu_workspace(scf_backend *be, size_t bytes, const char *kernel)
+{
+    float *ws = (float *)scf_backend_workspace(be, bytes);
+    if (!ws)
+        g_critical("%s: cannot allocate a %zu-byte workspace; outputs left unchanged", kernel,
+                   bytes);
+    return ws;
+}
 
 /* Below this many elements an OpenMP fork costs more than the loop saves. */
 #define SCF_CPU_PAR_MIN 32768

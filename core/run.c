@@ -1,0 +1,206 @@
+#include "run.h"
+#include "atomic_file.h"
+#include "error.h"
+#include "image.h"
+#include "safetensors.h"
+#include "sampler.h"
+#include <errno.h>
+#include <glib/gstdio.h>
+#include <stdio.h>
+#include <string.h>
+
+char *scf_run_checkpoint_path(const char *run_dir, int64_t step)
+{
+    g_autofree char *name = g_strdup_printf("step-%08" G_GINT64_FORMAT ".safetensors", step);
+    return g_build_filename(run_dir, "checkpoints", name, NULL);
+}
+
+static gint compare_desc(gconstpointer a, gconstpointer b)
+{
+    gint64 x = *(const gint64 *)a, y = *(const gint64 *)b;
+    return (x < y) - (x > y);
+}
+
+GArray *scf_run_list_checkpoints(const char *run_dir)
+{
+    GArray *steps = g_array_new(FALSE, FALSE, sizeof(gint64));
+    g_autofree char *dir = g_build_filename(run_dir, "checkpoints", NULL);
+    GDir *d = g_dir_open(dir, 0, NULL);
+    const char *name;
+    while (d && (name = g_dir_read_name(d))) {
+        gint64 step;
+        char tail[32];
+        if (sscanf(name, "step-%" G_GINT64_FORMAT ".%31s", &step, tail) == 2 &&
+            strcmp(tail, "safetensors") == 0)
+            g_array_append_val(steps, step);
+    }
+    if (d)
+        g_dir_close(d);
+    g_array_sort(steps, compare_desc);
+    return steps;
+}
+
+gboolean scf_run_save_checkpoint(const char *run_dir, const char *kind, int64_t step,
+                                 scf_backend *be, const scf_run_buffer *bufs, int n, int keep,
+                                 GError **error)
+{
+    size_t most = 0;
+    for (int i = 0; i < n; i++)
+        most = MAX(most, bufs[i].n);
+    float *host = g_new(float, MAX(most, 1));
+    scf_safetensors_writer *w = scf_safetensors_writer_new();
+    g_autofree char *step_s = g_strdup_printf("%" G_GINT64_FORMAT, step);
+    scf_safetensors_writer_set_metadata(w, "format", kind);
+    scf_safetensors_writer_set_metadata(w, "step", step_s);
+    gboolean ok = TRUE;
+    for (int i = 0; ok && i < n; i++) {
+        be->download(be, host, bufs[i].data, bufs[i].n * sizeof(float));
+        ok = scf_safetensors_writer_add(w, bufs[i].name, SCF_DTYPE_F32, 1,
+                                        (int64_t[]){ (int64_t)bufs[i].n }, host, error);
+    }
+    g_free(host);
+    g_autofree char *path = scf_run_checkpoint_path(run_dir, step);
+    ok = ok && scf_safetensors_writer_save(w, path, error);
+    scf_safetensors_writer_free(w);
+    if (!ok)
+        return FALSE;
+    /* only once the new one is safely on disk do older ones go */
+    GArray *steps = scf_run_list_checkpoints(run_dir);
+    for (guint i = (guint)MAX(keep, 1); i < steps->len; i++) {
+        g_autofree char *old = scf_run_checkpoint_path(run_dir, g_array_index(steps, gint64, i));
+        g_unlink(old);
+    }
+    g_array_free(steps, TRUE);
+    return TRUE;
+}
+
+static gboolean load_one(const char *run_dir, const char *kind, int64_t step, scf_backend *be,
+                         const scf_run_buffer *bufs, int n, GError **error)
+{
+    g_autofree char *path = scf_run_checkpoint_path(run_dir, step);
+    scf_safetensors *st = scf_safetensors_open(path, error);
+    if (!st)
+        return FALSE;
+    const char *meta_step = scf_safetensors_metadata(st, "step");
+    gboolean ok = g_strcmp0(scf_safetensors_metadata(st, "format"), kind) == 0 && meta_step &&
+                  g_ascii_strtoll(meta_step, NULL, 10) == step;
+    if (!ok)
+        g_set_error(error, SCF_ERROR, SCF_ERROR_FORMAT, "%s: not a %s of step %" G_GINT64_FORMAT,
+                    path, kind, step);
+    size_t most = 0;
+    for (int i = 0; i < n; i++)
+        most = MAX(most, bufs[i].n);
+    float *host = g_new(float, MAX(most, 1));
+    for (int i = 0; ok && i < n; i++) {
+        const scf_st_tensor *t = scf_safetensors_expect(st, bufs[i].name, 1,
+                                                        (int64_t[]){ (int64_t)bufs[i].n }, error);
+        ok = t && scf_safetensors_read_f32(st, t, host, error);
+        if (ok)
+            be->upload(be, bufs[i].data, host, bufs[i].n * sizeof(float));
+    }
+    g_free(host);
+    scf_safetensors_close(st);
+    return ok;
+}
+
+gboolean scf_run_load_latest(const char *run_dir, const char *kind, scf_backend *be,
+                             const scf_run_buffer *bufs, int n, int64_t *step, GError **error)
+{
+    GArray *steps = scf_run_list_checkpoints(run_dir);
+    GString *skipped = g_string_new(NULL);
+    gboolean loaded = steps->len == 0; /* none yet: start again from step 0 */
+    *step = 0;
+    for (guint i = 0; !loaded && i < steps->len; i++) {
+        GError *e = NULL;
+        int64_t s = g_array_index(steps, gint64, i);
+        loaded = load_one(run_dir, kind, s, be, bufs, n, &e);
+        if (loaded) {
+            *step = s;
+        } else {
+            g_string_append_printf(skipped, "%s%s", skipped->len ? "; " : "", e->message);
+            g_error_free(e);
+        }
+    }
+    if (loaded && skipped->len)
+        g_warning("%s: skipped unreadable checkpoints: %s", run_dir, skipped->str);
+    if (!loaded)
+        g_set_error(error, SCF_ERROR, SCF_ERROR_FORMAT, "%s: no readable checkpoint: %s", run_dir,
+                    skipped->str);
+    g_string_free(skipped, TRUE);
+    g_array_free(steps, TRUE);
+    return loaded;
+}
+
+gboolean scf_run_write_file(const char *path, const char *text, GError **error)
+{
+    scf_atomic_file f;
+    FILE *fp = scf_atomic_file_open(&f, path, error);
+    if (!fp)
+        return FALSE;
+    fputs(text, fp);
+    return scf_atomic_file_commit(&f, error);
+}
+
+gboolean scf_run_append_metrics(const char *run_dir, const char *json_line, GError **error)
+{
+    g_autofree char *path = g_build_filename(run_dir, "metrics.jsonl", NULL);
+    FILE *fp = fopen(path, "a");
+    if (!fp) {
+        g_set_error(error, SCF_ERROR, SCF_ERROR_IO, "%s: cannot append: %s", path, g_strerror(errno));
+        return FALSE;
+    }
+    fprintf(fp, "%s\n", json_line);
+    gboolean ok = fflush(fp) == 0;
+    int e = errno;
+    fclose(fp);
+    if (!ok)
+        g_set_error(error, SCF_ERROR, SCF_ERROR_IO, "%s: cannot write: %s", path, g_strerror(e));
+    return ok;
+}
+
+gboolean scf_run_trim_metrics(const char *run_dir, int64_t step, GError **error)
+{
+    g_autofree char *path = g_build_filename(run_dir, "metrics.jsonl", NULL);
+    g_autofree char *text = NULL;
+    if (!g_file_get_contents(path, &text, NULL, NULL))
+        return TRUE;
+    GString *kept = g_string_new(NULL);
+    char **lines = g_strsplit(text, "\n", -1);
+    for (char **l = lines; *l; l++) {
+        const char *s = strstr(*l, "\"step\":");
+        if (s && g_ascii_strtoll(s + 7, NULL, 10) <= step)
+            g_string_append_printf(kept, "%s\n", *l);
+    }
+    g_strfreev(lines);
+    gboolean ok = scf_run_write_file(path, kept->str, error);
+    g_string_free(kept, TRUE);
+    return ok;
+}
+
+gboolean scf_run_sample_grid(scf_model *m, const char *const *prompts, int n, int steps,
+                             float guidance, const char *path, GError **error)
+{
+    scf_sampler *s = scf_sampler_new(m);
+    const size_t img = (size_t)m->channels * m->image_size * m->image_size;
+    float *out = g_new(float, img);
+    scf_image **tiles = g_new0(scf_image *, n);
+    gboolean ok = TRUE;
+    for (int i = 0; ok && i < n; i++) {
+        scf_sample_request r = { prompts[i], NULL, steps, guidance, (uint64_t)i, 1 };
+        ok = scf_sampler_run(s, &r, out, NULL, NULL, error) &&
+             (tiles[i] = scf_image_from_chw(out, m->channels, m->image_size, m->image_size,
+                                            error)) != NULL;
+    }
+    scf_sampler_free(s);
+    g_free(out);
+    if (ok) {
+        static const uint8_t white[3] = { 255, 255, 255 };
+        scf_image *grid = scf_image_grid(tiles, n, (n + 1) / 2, 2, white, error);
+        ok = grid && scf_png_write(path, grid, NULL, error);
+        scf_image_free(grid);
+    }
+    for (int i = 0; i < n; i++)
+        scf_image_free(tiles[i]);
+    g_free(tiles);
+    return ok;
+}
