@@ -85,6 +85,12 @@ scf_clip_text *scf_clip_text_new(const scf_clip_text_config *cfg, scf_params *p)
     return m;
 }
 
+const char *scf_clip_text_weights_prefix(const scf_safetensors *st)
+{
+    return scf_safetensors_find(st, "text_model.embeddings.token_embedding.weight") ? "text_model."
+                                                                                   : "";
+}
+
 void scf_clip_text_free(scf_clip_text *m)
 {
     if (!m)
@@ -140,9 +146,16 @@ static const int32_t *positions(scf_clip_text *m, int B, int T)
 scf_var *scf_clip_text_forward(scf_clip_text *m, scf_graph *g, const int32_t *ids, int B, int T)
 {
     const int D = m->cfg.hidden_size;
-    const int32_t *pos = T <= m->cfg.max_positions ? positions(m, B, T) : NULL;
-    if (!pos)
+    if (T < 1 || T > m->cfg.max_positions) {
+        scf_graph_fail(g, "clip text: %d tokens, the model takes 1 to %d (max_position_embeddings)",
+                       T, m->cfg.max_positions);
         return NULL;
+    }
+    const int32_t *pos = positions(m, B, T);
+    if (!pos) {
+        scf_graph_fail(g, "clip text: cannot allocate position ids for %d x %d tokens", B, T);
+        return NULL;
+    }
     scf_var *x = scf_add(g, scf_embedding(g, ids, B * T, P(m, m->token_embedding)),
                          scf_embedding(g, pos, B * T, P(m, m->position_embedding)));
     x = scf_graph_reshape(g, x, 3, (int64_t[]){ B, T, D });

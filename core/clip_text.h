@@ -1,8 +1,8 @@
 /* A text transformer that mirrors transformers' CLIPTextModel: the same
  * config keys (vocab_size, hidden_size, intermediate_size,
  * num_hidden_layers, num_attention_heads, max_position_embeddings,
- * hidden_act, layer_norm_eps) and parameter names ("text_model." ...), a
- * causal mask, and the last hidden state after the final layer norm. */
+ * hidden_act, layer_norm_eps) and parameter names, a causal mask, and the
+ * last hidden state after the final layer norm. */
 #pragma once
 #include <glib.h>
 #include "config.h"
@@ -21,9 +21,13 @@ gboolean scf_clip_text_config_read(scf_clip_text_config *cfg, scf_config *c, GEr
 
 typedef struct scf_clip_text scf_clip_text;
 
-/* Registers the parameters in params, named without the "text_model."
- * prefix; pass that prefix to scf_params_load for transformers' files. */
+/* Registers the parameters in params, named as transformers 5 saves them
+ * ("embeddings.token_embedding.weight", "encoder.layers.0. ..."). */
 scf_clip_text *scf_clip_text_new(const scf_clip_text_config *cfg, scf_params *params);
+/* The prefix to pass to scf_params_load for a transformers weights file:
+ * "text_model." for files saved before transformers 5 (SD1.5's
+ * text_encoder), "" for those saved since, which drop it. */
+const char *scf_clip_text_weights_prefix(const scf_safetensors *st);
 void scf_clip_text_free(scf_clip_text *m);
 const scf_clip_text_config *scf_clip_text_get_config(const scf_clip_text *m);
 

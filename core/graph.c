@@ -166,9 +166,7 @@ size_t scf_graph_memory(const scf_graph *g)
     return chain_capacity(&g->values) + chain_capacity(&g->grads);
 }
 
-static void fail(scf_graph *g, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
-
-static void fail(scf_graph *g, const char *fmt, ...)
+void scf_graph_fail(scf_graph *g, const char *fmt, ...)
 {
     if (g->error)
         return;
@@ -236,9 +234,9 @@ scf_var *scf_graph_reshape(scf_graph *g, scf_var *x, int ndim, const int64_t *sh
     memcpy(t.shape, shape, (size_t)ndim * sizeof *shape);
     if (scf_tensor_numel(&t) != numel(x)) {
         char a[64], b[64];
-        fail(g, "reshape: %s has %zu elements, %s needs %zu",
-             scf_tensor_shape_str(&x->value, a, sizeof a), numel(x),
-             scf_tensor_shape_str(&t, b, sizeof b), scf_tensor_numel(&t));
+        scf_graph_fail(g, "reshape: %s has %zu elements, %s needs %zu",
+                       scf_tensor_shape_str(&x->value, a, sizeof a), numel(x),
+                       scf_tensor_shape_str(&t, b, sizeof b), scf_tensor_numel(&t));
         return NULL;
     }
     scf_var *v = scf_graph_wrap(g, t);
@@ -302,8 +300,8 @@ scf_var *scf_linear(scf_graph *g, scf_var *x, scf_var *w, scf_var *b)
     char s1[64], s2[64];
     if (w->value.ndim != 2 || x->value.shape[x->value.ndim - 1] != K ||
         (b && (int64_t)numel(b) != N)) {
-        fail(g, "linear: input %s does not fit weight %s", shape_of(x, s1, sizeof s1),
-             shape_of(w, s2, sizeof s2));
+        scf_graph_fail(g, "linear: input %s does not fit weight %s", shape_of(x, s1, sizeof s1),
+                       shape_of(w, s2, sizeof s2));
         return NULL;
     }
     int64_t shape[SCF_MAX_DIMS];
@@ -330,8 +328,8 @@ scf_var *scf_conv2d(scf_graph *g, scf_var *x, scf_var *w, scf_var *b, int stride
     char s1[64], s2[64];
     if (x->value.ndim != 4 || w->value.ndim != 4 || ws[1] != xs[1] || ws[2] != ws[3] ||
         (b && (int64_t)numel(b) != ws[0])) {
-        fail(g, "conv2d: input %s does not fit weight %s", shape_of(x, s1, sizeof s1),
-             shape_of(w, s2, sizeof s2));
+        scf_graph_fail(g, "conv2d: input %s does not fit weight %s", shape_of(x, s1, sizeof s1),
+                       shape_of(w, s2, sizeof s2));
         return NULL;
     }
     int B = (int)xs[0], C = (int)xs[1], H = (int)xs[2], W = (int)xs[3];
@@ -360,7 +358,8 @@ scf_var *scf_group_norm(scf_graph *g, scf_var *x, scf_var *gamma, scf_var *beta,
     char s1[64];
     if (x->value.ndim < 2 || groups <= 0 || C % groups || (int64_t)numel(gamma) != C ||
         (int64_t)numel(beta) != C) {
-        fail(g, "group_norm: %d groups do not fit input %s", groups, shape_of(x, s1, sizeof s1));
+        scf_graph_fail(g, "group_norm: %d groups do not fit input %s", groups,
+                       shape_of(x, s1, sizeof s1));
         return NULL;
     }
     int HW = (int)(numel(x) / ((size_t)B * C));
@@ -389,8 +388,8 @@ scf_var *scf_layer_norm(scf_graph *g, scf_var *x, scf_var *gamma, scf_var *beta,
     int C = (int)x->value.shape[x->value.ndim - 1];
     char s1[64];
     if ((int64_t)numel(gamma) != C || (int64_t)numel(beta) != C) {
-        fail(g, "layer_norm: weights of %zu do not fit input %s", numel(gamma),
-             shape_of(x, s1, sizeof s1));
+        scf_graph_fail(g, "layer_norm: weights of %zu do not fit input %s", numel(gamma),
+                       shape_of(x, s1, sizeof s1));
         return NULL;
     }
     int M = (int)(numel(x) / (size_t)C);
@@ -434,7 +433,7 @@ scf_var *scf_geglu(scf_graph *g, scf_var *x)
     int last = x->value.ndim - 1;
     char s1[64];
     if (shape[last] % 2) {
-        fail(g, "geglu: last dimension of %s is odd", shape_of(x, s1, sizeof s1));
+        scf_graph_fail(g, "geglu: last dimension of %s is odd", shape_of(x, s1, sizeof s1));
         return NULL;
     }
     shape[last] /= 2;
@@ -461,9 +460,9 @@ scf_var *scf_attention(scf_graph *g, scf_var *q, scf_var *k, scf_var *v, int hea
     if (q->value.ndim != 3 || k->value.ndim != 3 || !scf_tensor_same_shape(&k->value, &v->value) ||
         k->value.shape[0] != B || k->value.shape[2] != HD || heads <= 0 || HD % heads ||
         (causal && Tq != Tk)) {
-        fail(g, "attention: query %s and key/value %s do not fit %d heads%s",
-             shape_of(q, s1, sizeof s1), shape_of(k, s2, sizeof s2), heads,
-             causal ? " (causal)" : "");
+        scf_graph_fail(g, "attention: query %s and key/value %s do not fit %d heads%s",
+                       shape_of(q, s1, sizeof s1), shape_of(k, s2, sizeof s2), heads,
+                       causal ? " (causal)" : "");
         return NULL;
     }
     int D = HD / heads;
@@ -510,8 +509,8 @@ scf_var *scf_concat(scf_graph *g, scf_var *a, scf_var *b)
     char s1[64], s2[64];
     if (a->value.ndim != b->value.ndim || b->value.shape[0] != B ||
         numel(b) != (size_t)B * Cb * S) {
-        fail(g, "concat: %s and %s differ beyond the channel dimension",
-             shape_of(a, s1, sizeof s1), shape_of(b, s2, sizeof s2));
+        scf_graph_fail(g, "concat: %s and %s differ beyond the channel dimension",
+                       shape_of(a, s1, sizeof s1), shape_of(b, s2, sizeof s2));
         return NULL;
     }
     int64_t shape[SCF_MAX_DIMS];
@@ -534,7 +533,7 @@ scf_var *scf_transpose(scf_graph *g, scf_var *x)
         return NULL;
     char s1[64];
     if (x->value.ndim != 3) {
-        fail(g, "transpose: expected [B,R,C], got %s", shape_of(x, s1, sizeof s1));
+        scf_graph_fail(g, "transpose: expected [B,R,C], got %s", shape_of(x, s1, sizeof s1));
         return NULL;
     }
     const int64_t *s = x->value.shape;
@@ -555,8 +554,8 @@ static scf_var *binary(scf_graph *g, op_kind op, scf_var *a, scf_var *b)
         return NULL;
     char s1[64], s2[64];
     if (numel(a) != numel(b)) {
-        fail(g, "%s: %s and %s differ in size", op == OP_ADD ? "add" : "mul",
-             shape_of(a, s1, sizeof s1), shape_of(b, s2, sizeof s2));
+        scf_graph_fail(g, "%s: %s and %s differ in size", op == OP_ADD ? "add" : "mul",
+                       shape_of(a, s1, sizeof s1), shape_of(b, s2, sizeof s2));
         return NULL;
     }
     scf_var *out = out_like(g, a->value.ndim, a->value.shape);
@@ -599,8 +598,8 @@ scf_var *scf_add_channel(scf_graph *g, scf_var *x, scf_var *v)
     int B = (int)x->value.shape[0], C = (int)x->value.shape[1];
     char s1[64], s2[64];
     if (x->value.ndim < 2 || numel(v) != (size_t)B * C) {
-        fail(g, "add_channel: %s does not broadcast over %s", shape_of(v, s1, sizeof s1),
-             shape_of(x, s2, sizeof s2));
+        scf_graph_fail(g, "add_channel: %s does not broadcast over %s", shape_of(v, s1, sizeof s1),
+                       shape_of(x, s2, sizeof s2));
         return NULL;
     }
     int S = (int)(numel(x) / ((size_t)B * C));
@@ -623,8 +622,8 @@ scf_var *scf_batch_scale(scf_graph *g, scf_var *x, scf_var *s)
     int B = (int)x->value.shape[0];
     char s1[64], s2[64];
     if ((int64_t)numel(s) != B) {
-        fail(g, "batch_scale: factors %s do not fit %s", shape_of(s, s1, sizeof s1),
-             shape_of(x, s2, sizeof s2));
+        scf_graph_fail(g, "batch_scale: factors %s do not fit %s", shape_of(s, s1, sizeof s1),
+                       shape_of(x, s2, sizeof s2));
         return NULL;
     }
     int S = (int)(numel(x) / (size_t)B);
@@ -684,8 +683,8 @@ static scf_var *pair_loss(scf_graph *g, op_kind op, scf_var *a, scf_var *b, floa
         return NULL;
     char s1[64], s2[64];
     if (numel(a) != numel(b)) {
-        fail(g, "%s: %s and %s differ in size", op == OP_MSE ? "mse" : "pseudo_huber",
-             shape_of(a, s1, sizeof s1), shape_of(b, s2, sizeof s2));
+        scf_graph_fail(g, "%s: %s and %s differ in size", op == OP_MSE ? "mse" : "pseudo_huber",
+                       shape_of(a, s1, sizeof s1), shape_of(b, s2, sizeof s2));
         return NULL;
     }
     float value = op == OP_MSE
@@ -832,7 +831,7 @@ void scf_graph_backward(scf_graph *g, scf_var *loss)
     if (!loss || g->error)
         return;
     if (!loss->requires_grad) {
-        fail(g, "backward: the loss does not depend on any trainable parameter");
+        scf_graph_fail(g, "backward: the loss does not depend on any trainable parameter");
         return;
     }
     float *seed = grad_of(g, loss);

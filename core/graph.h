@@ -37,6 +37,9 @@ scf_backend *scf_graph_backend(scf_graph *g);
 void scf_graph_reset(scf_graph *g);
 /* FALSE with the first error of this pass. */
 gboolean scf_graph_check(scf_graph *g, GError **error);
+/* Records an error of this pass (the first one sticks), for modules that
+ * check their own inputs: the op that noticed returns NULL. */
+void scf_graph_fail(scf_graph *g, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
 /* Bytes of activation and gradient memory the graph holds. */
 size_t scf_graph_memory(const scf_graph *g);
 

@@ -36,7 +36,8 @@ static void reject_unsupported(scf_config *c)
 {
     static const char *const must_be_null[] = {
         "class_embed_type", "addition_embed_type", "encoder_hid_dim", "time_cond_proj_dim",
-        "num_class_embeds", "projection_class_embeddings_input_dim",
+        "num_class_embeds", "projection_class_embeddings_input_dim", "encoder_hid_dim_type",
+        "time_embedding_act_fn", "timestep_post_act", "reverse_transformer_layers_per_block",
     };
     for (size_t i = 0; i < G_N_ELEMENTS(must_be_null); i++)
         if (scf_config_has(c, must_be_null[i]))
@@ -85,6 +86,11 @@ gboolean scf_unet_config_read(scf_unet_config *cfg, scf_config *c, GError **erro
     cfg->freq_shift = (float)scf_config_int(c, "freq_shift", 0, 0, 1000, FALSE);
     cfg->use_linear_projection = scf_config_bool(c, "use_linear_projection", FALSE);
     cfg->downsample_padding = (int)scf_config_int(c, "downsample_padding", 1, 0, 1, FALSE);
+    /* diffusers pads 0 asymmetrically (right and bottom only), which the
+     * symmetric convolution cannot express */
+    if (cfg->downsample_padding != 1)
+        scf_config_fail(c, "downsample_padding", "unsupported value %d (supported: 1)",
+                        cfg->downsample_padding);
     cfg->conv_in_kernel = (int)scf_config_int(c, "conv_in_kernel", 3, 1, 7, FALSE);
     cfg->conv_out_kernel = (int)scf_config_int(c, "conv_out_kernel", 3, 1, 7, FALSE);
     if (cfg->conv_in_kernel % 2 == 0)
@@ -108,18 +114,13 @@ gboolean scf_unet_config_read(scf_unet_config *cfg, scf_config *c, GError **erro
         block_type(c, "down_block_types", down[i], FALSE, &cfg->down[i]);
         block_type(c, "up_block_types", up[i], TRUE, &cfg->up[i]);
     }
+    /* an explicit null removes the mid block; a missing key means the default */
+    cfg->mid_block = !(c->root && json_object_has_member(c->root, "mid_block_type") &&
+                       !scf_config_has(c, "mid_block_type"));
     g_autofree char *mid = scf_config_string(c, "mid_block_type", "UNetMidBlock2DCrossAttn", FALSE);
-    if (scf_config_has(c, "mid_block_type") || !mid) {
-        cfg->mid_block = mid != NULL;
-        if (mid && strcmp(mid, "UNetMidBlock2DCrossAttn") != 0)
-            scf_config_fail(c, "mid_block_type", "unsupported block type '%s' (supported: "
-                            "UNetMidBlock2DCrossAttn or null)", mid);
-    } else {
-        cfg->mid_block = TRUE;
-    }
-    if (!scf_config_has(c, "mid_block_type") && c->root &&
-        json_object_has_member(c->root, "mid_block_type"))
-        cfg->mid_block = FALSE; /* explicit null */
+    if (cfg->mid_block && strcmp(mid, "UNetMidBlock2DCrossAttn") != 0)
+        scf_config_fail(c, "mid_block_type", "unsupported block type '%s' (supported: "
+                        "UNetMidBlock2DCrossAttn or null)", mid);
 
     if (!scf_config_int_list(c, "block_out_channels", cfg->block_out, SCF_UNET_MAX_BLOCKS, n, 1,
                              65536, TRUE))
@@ -129,7 +130,8 @@ gboolean scf_unet_config_read(scf_unet_config *cfg, scf_config *c, GError **erro
         for (int i = 0; i < n; i++)
             lp[i] = 2;
     } else {
-        scf_config_int_list(c, "layers_per_block", lp, SCF_UNET_MAX_BLOCKS, n, 1, 64, TRUE);
+        scf_config_int_list(c, "layers_per_block", lp, SCF_UNET_MAX_BLOCKS, n, 1,
+                            SCF_UNET_MAX_LAYERS, TRUE);
     }
     memcpy(cfg->layers_per_block, lp, sizeof lp);
     if (!scf_config_has(c, "transformer_layers_per_block")) {
@@ -158,7 +160,8 @@ gboolean scf_unet_config_read(scf_unet_config *cfg, scf_config *c, GError **erro
             scf_config_fail(c, "block_out_channels", "%d channels are not divisible by "
                             "norm_num_groups %d", cfg->block_out[i], cfg->norm_num_groups);
         gboolean attn = cfg->down[i] == SCF_UNET_CROSS_ATTN_DOWN ||
-                        cfg->up[n - 1 - i] == SCF_UNET_CROSS_ATTN_UP || (cfg->mid_block && i == n - 1);
+                        cfg->up[n - 1 - i] == SCF_UNET_CROSS_ATTN_UP ||
+                        (cfg->mid_block && i == n - 1);
         if (attn && cfg->block_out[i] % cfg->heads[i])
             scf_config_fail(c, heads_key, "%d heads do not divide %d channels", cfg->heads[i],
                             cfg->block_out[i]);
@@ -189,7 +192,7 @@ typedef struct {
 
 typedef struct {
     int n;                /* resnets */
-    resnet res[8];
+    resnet res[SCF_UNET_MAX_LAYERS + 1];
     transformer *attn;    /* n of them, or NULL */
     lin sample;           /* downsampler / upsampler conv, w < 0 when absent */
 } block;
@@ -284,7 +287,8 @@ static scf_unet *unet_new(const scf_unet_config *cfg, scf_params *p, gboolean de
     u->cfg = *cfg;
     u->p = p;
     const int n = cfg->n_blocks, temb = cfg->time_embedding_dim;
-    u->conv_in = reg_conv(p, "", "conv_in", cfg->in_channels, cfg->block_out[0], cfg->conv_in_kernel);
+    u->conv_in = reg_conv(p, "", "conv_in", cfg->in_channels, cfg->block_out[0],
+                          cfg->conv_in_kernel);
     u->time1 = reg_linear(p, "", "time_embedding.linear_1", cfg->block_out[0], temb, TRUE);
     u->time2 = reg_linear(p, "", "time_embedding.linear_2", temb, temb, TRUE);
 
@@ -469,7 +473,7 @@ static scf_var *time_embedding(scf_unet *u, scf_graph *g, scf_var *t)
 }
 
 typedef struct {
-    scf_var *skips[64];
+    scf_var *skips[1 + SCF_UNET_MAX_BLOCKS * (SCF_UNET_MAX_LAYERS + 1)];
     int n;
 } skip_stack;
 
@@ -503,14 +507,34 @@ static scf_var *encode(scf_unet *u, scf_graph *g, scf_var *x, scf_var *temb, scf
     return h;
 }
 
+/* The skip connections need every level's size to halve exactly. */
+static gboolean check_input(scf_unet *u, scf_graph *g, scf_var *x)
+{
+    if (!x)
+        return FALSE;
+    int64_t f = (int64_t)1 << (u->cfg.n_blocks - 1);
+    const scf_tensor *v = &x->value;
+    if (v->ndim != 4 || v->shape[1] != u->cfg.in_channels || v->shape[2] % f || v->shape[3] % f) {
+        char s[64];
+        scf_graph_fail(g, "unet: input %s must be [B, %d, H, W] with H and W divisible by %d",
+                       scf_tensor_shape_str(v, s, sizeof s), u->cfg.in_channels, (int)f);
+        return FALSE;
+    }
+    return TRUE;
+}
+
 scf_var *scf_unet_encode(scf_unet *u, scf_graph *g, scf_var *x, scf_var *t, scf_var *context)
 {
+    if (!check_input(u, g, x))
+        return NULL;
     return encode(u, g, x, time_embedding(u, g, t), context, NULL);
 }
 
 scf_var *scf_unet_forward(scf_unet *u, scf_graph *g, scf_var *x, scf_var *t, scf_var *context)
 {
     const scf_unet_config *cfg = &u->cfg;
+    if (!check_input(u, g, x))
+        return NULL;
     skip_stack s = { .n = 0 };
     scf_var *temb = time_embedding(u, g, t);
     scf_var *h = encode(u, g, x, temb, context, &s);

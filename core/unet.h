@@ -13,6 +13,8 @@
 G_BEGIN_DECLS
 
 #define SCF_UNET_MAX_BLOCKS 6
+/* resnets per down block (layers_per_block); up blocks have one more */
+#define SCF_UNET_MAX_LAYERS 7
 
 typedef enum {
     SCF_UNET_DOWN,             /* DownBlock2D */

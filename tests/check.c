@@ -19,29 +19,43 @@ void chk_fill(float *x, size_t n, float lo, float hi, uint64_t seed)
     }
 }
 
-gboolean chk_close(const char *what, const float *got, const float *ref, size_t n, double rtol)
+/* max_i |got_i - ref_i| / (|ref_i| + max_j |ref_j|), infinite for NaN. */
+static double worst_error(const float *got, const float *ref, size_t n, size_t *at, double *scale_out)
 {
     double scale = 0;
     for (size_t i = 0; i < n; i++)
         scale = fmax(scale, fabs(ref[i]));
-    size_t worst = 0;
-    double worst_excess = -INFINITY;
-    gboolean ok = TRUE;
+    double worst = 0;
+    *at = 0;
     for (size_t i = 0; i < n; i++) {
         double diff = fabs((double)got[i] - (double)ref[i]);
-        double allowed = rtol * (fabs(ref[i]) + scale);
-        if (!(diff <= allowed))   /* also catches NaN */
-            ok = FALSE;
-        double excess = isnan(diff) ? INFINITY : diff - allowed;
-        if (excess > worst_excess) {
-            worst_excess = excess;
-            worst = i;
+        double denom = fabs(ref[i]) + scale;
+        double e = isnan(diff) ? INFINITY : diff == 0 ? 0 : denom > 0 ? diff / denom : INFINITY;
+        if (e > worst) {
+            worst = e;
+            *at = i;
         }
     }
+    *scale_out = scale;
+    return worst;
+}
+
+gboolean chk_close(const char *what, const float *got, const float *ref, size_t n, double rtol)
+{
+    size_t worst;
+    double scale;
+    gboolean ok = worst_error(got, ref, n, &worst, &scale) <= rtol;
     if (!ok)
         g_printerr("%s: mismatch at [%zu]: got %.9g, expected %.9g (rtol %.1e, tensor scale %.3g, n %zu)\n",
                    what, worst, got[worst], ref[worst], rtol, scale, n);
     return ok;
+}
+
+double chk_error(const float *got, const float *ref, size_t n)
+{
+    size_t at;
+    double scale;
+    return worst_error(got, ref, n, &at, &scale);
 }
 
 float *chk_random(size_t n, float lo, float hi, uint64_t seed)

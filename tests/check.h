@@ -14,6 +14,8 @@ void chk_fill(float *x, size_t n, float lo, float hi, uint64_t seed);
  * a large tensor are judged against that scale. On failure prints the worst
  * element and returns FALSE. */
 gboolean chk_close(const char *what, const float *got, const float *ref, size_t n, double rtol);
+/* The smallest rtol at which chk_close passes (infinite when got has NaN). */
+double chk_error(const float *got, const float *ref, size_t n);
 
 /* The forward pass of the op under test: reads its inputs from ctx and returns
  * the scalar L = sum_i out_i * r_i (r fixed by the caller), in double. */
