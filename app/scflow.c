@@ -9,6 +9,7 @@ int scf_cli_bench(int argc, char **argv);
 int scf_cli_generate(int argc, char **argv);
 int scf_cli_dataset(int argc, char **argv);
 int scf_cli_train(int argc, char **argv);
+int scf_cli_distill(int argc, char **argv);
 int scf_cli_compare(int argc, char **argv);
 
 static const scf_cli_command commands[] = {
@@ -16,6 +17,7 @@ static const scf_cli_command commands[] = {
     { "bench", "Time the engine's kernels against PyTorch (scflow bench ops)", scf_cli_bench },
     { "compare", "One prompt and seed at 1, 2, 4 ... steps side by side, with timings", scf_cli_compare },
     { "train", "Train a flow-matching teacher (scflow train --data DIR --config FILE --out RUN)", scf_cli_train },
+    { "distill", "Distil a teacher into a one-step student with SCFlow", scf_cli_distill },
     { "dataset", "Build the emoji training set (scflow dataset emoji --out DIR)", scf_cli_dataset },
     { NULL, NULL, NULL },
 };

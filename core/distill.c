@@ -713,9 +713,11 @@ static char *student_config(const scf_model *teacher)
     char *out = NULL;
     if (json_parser_load_from_data(parser, teacher->config_json, -1, NULL)) {
         JsonObject *o = json_node_get_object(json_parser_get_root(parser));
-        g_autofree char *name = g_strdup_printf("%s-scflow", teacher->name);
-        if (g_str_has_suffix(teacher->name, "-teacher"))
-            name[strlen(teacher->name) - strlen("-teacher")] = 0, name = g_strconcat(name, "-scflow", NULL);
+        /* "emoji-32-teacher" -> "emoji-32-scflow" */
+        g_autofree char *base = g_str_has_suffix(teacher->name, "-teacher")
+            ? g_strndup(teacher->name, strlen(teacher->name) - strlen("-teacher"))
+            : g_strdup(teacher->name);
+        g_autofree char *name = g_strconcat(base, "-scflow", NULL);
         json_object_set_string_member(o, "name", name);
         json_object_set_string_member(o, "kind", "student");
         JsonObject *def = json_object_new();

@@ -30,7 +30,7 @@ GArray *scf_run_list_checkpoints(const char *run_dir)
     while (d && (name = g_dir_read_name(d))) {
         gint64 step;
         char tail[32];
-        if (sscanf(name, "step-%" G_GINT64_FORMAT ".%31s", &step, tail) == 2 &&
+        if (sscanf(name, "step-%" G_GINT64_MODIFIER "d.%31s", &step, tail) == 2 &&
             strcmp(tail, "safetensors") == 0)
             g_array_append_val(steps, step);
     }

@@ -1,0 +1,95 @@
+/* `scflow distill`: SCFlow distillation of a teacher into a one-step /
+ * few-step student, with the same progress and stop behaviour as training. */
+#include "cli.h"
+#include "progress.h"
+#include "distill.h"
+#include <glib-unix.h>
+#include <stdio.h>
+
+static volatile gboolean stop_requested;
+
+static gboolean on_signal(gpointer data)
+{
+    stop_requested = TRUE;
+    return G_SOURCE_CONTINUE;
+}
+
+static gboolean on_progress(const scf_train_progress *p, gpointer user)
+{
+    gboolean quiet = *(gboolean *)user;
+    while (g_main_context_iteration(NULL, FALSE))
+        ;
+    if (quiet)
+        return !stop_requested;
+    if (p->event) {
+        scf_progress_finish();
+        fprintf(stderr, "%s: %s\n", p->event, p->path);
+    } else {
+        char eta[32], text[160];
+        g_snprintf(text, sizeof text, "loss %.4f  |g| %.3f  %.1f img/s  ETA %s", p->loss,
+                   p->grad_norm, p->images_per_s,
+                   scf_progress_format_duration(p->eta_s, eta, sizeof eta));
+        scf_progress_draw(p->step, p->total, text);
+    }
+    return !stop_requested;
+}
+
+int scf_cli_distill(int argc, char **argv)
+{
+    g_autofree char *teacher = NULL, *data = NULL, *out = NULL, *config = NULL, *ablation = NULL,
+                    *device = NULL;
+    gboolean resume = FALSE, quiet = FALSE;
+    int threads = 0;
+    gint64 steps = 0;
+    GOptionEntry entries[] = {
+        { "teacher", 0, 0, G_OPTION_ARG_FILENAME, &teacher, "Teacher model folder", "DIR" },
+        { "data", 0, 0, G_OPTION_ARG_FILENAME, &data, "Folder of images with .txt captions", "DIR" },
+        { "out", 0, 0, G_OPTION_ARG_FILENAME, &out, "Run folder", "RUN" },
+        { "config", 0, 0, G_OPTION_ARG_FILENAME, &config, "Distillation settings (JSON object; defaults: SCFLOW.md)", "FILE" },
+        { "ablation", 0, 0, G_OPTION_ARG_STRING, &ablation, "full, cd, cd+trunc, cd+trunc+bidir or cd+trunc+bidir+reflow", "NAME" },
+        { "resume", 0, 0, G_OPTION_ARG_NONE, &resume, "Continue the run in RUN from its last checkpoint", NULL },
+        { "steps", 0, 0, G_OPTION_ARG_INT64, &steps, "Stop after this many more steps", "N" },
+        { "device", 0, 0, G_OPTION_ARG_STRING, &device, "auto, cpu, cuda or cuda:N (default auto)", "DEV" },
+        { "threads", 0, 0, G_OPTION_ARG_INT, &threads, "CPU threads (default: all cores)", "N" },
+        { "quiet", 'q', 0, G_OPTION_ARG_NONE, &quiet, "No progress output", NULL },
+        { NULL },
+    };
+    if (!scf_cli_parse("distill", "distil a teacher into a one-step student with SCFlow", entries,
+                       &argc, &argv))
+        return SCF_EXIT_USAGE;
+    if (!out || (!resume && (!teacher || !data)) || argc != 1 || steps < 0 || threads < 0) {
+        fprintf(stderr, "scflow distill: needs --out RUN and either --resume or both --teacher DIR "
+                        "and --data DIR\nTry 'scflow distill --help'.\n");
+        return SCF_EXIT_USAGE;
+    }
+    scf_backend *be = scf_cli_open_device("distill", device, threads, quiet);
+    if (!be)
+        return SCF_EXIT_RUNTIME;
+    g_autoptr(GError) error = NULL;
+    scf_distiller *d = resume ? scf_distiller_resume(out, be, &error)
+                              : scf_distiller_new(out, teacher, data, config, ablation, be, &error);
+    if (!d) {
+        fprintf(stderr, "scflow distill: %s\n", error->message);
+        scf_backend_free(be);
+        return SCF_EXIT_RUNTIME;
+    }
+    const scf_distill_config *c = scf_distiller_config(d);
+    if (!quiet)
+        fprintf(stderr, "%s run %s (%s) at step %" G_GINT64_FORMAT " of %" G_GINT64_FORMAT " on %s\n",
+                resume ? "Resuming" : "Starting", out, scf_distill_config_ablation_name(c),
+                scf_distiller_step(d), c->steps, be->name);
+    guint sigint = g_unix_signal_add(SIGINT, on_signal, NULL);
+    guint sigterm = g_unix_signal_add(SIGTERM, on_signal, NULL);
+    gboolean ok = scf_distiller_run(d, steps, on_progress, &quiet, &error);
+    scf_progress_finish();
+    g_source_remove(sigint);
+    g_source_remove(sigterm);
+    if (!ok)
+        fprintf(stderr, "scflow distill: %s\n", error->message);
+    else if (!quiet)
+        fprintf(stderr, "Stopped at step %" G_GINT64_FORMAT "%s\n", scf_distiller_step(d),
+                scf_distiller_step(d) >= c->steps ? " (done; student exported to RUN/model)" : "");
+    scf_distiller_free(d);
+    scf_backend_free(be);
+    return ok ? SCF_EXIT_OK : SCF_EXIT_RUNTIME;
+}
