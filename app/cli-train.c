@@ -47,7 +47,7 @@ static gboolean on_progress(const scf_train_progress *p, gpointer user)
 
 int scf_cli_train(int argc, char **argv)
 {
-    g_autofree char *data = NULL, *config = NULL, *out = NULL, *device = NULL;
+    g_autofree char *data = NULL, *config = NULL, *out = NULL, *device = NULL, *init = NULL;
     gboolean resume = FALSE, quiet = FALSE;
     int threads = 0;
     gint64 steps = 0;
@@ -55,6 +55,7 @@ int scf_cli_train(int argc, char **argv)
         { "data", 0, 0, G_OPTION_ARG_FILENAME, &data, "Folder of images with .txt captions", "DIR" },
         { "config", 0, 0, G_OPTION_ARG_FILENAME, &config, "Model config (JSON) with an optional \"training\" object", "FILE" },
         { "out", 0, 0, G_OPTION_ARG_FILENAME, &out, "Run folder", "RUN" },
+        { "init", 0, 0, G_OPTION_ARG_FILENAME, &init, "Continue from this model folder's weights and tokenizer (the config then gives only the training settings)", "MODEL" },
         { "resume", 0, 0, G_OPTION_ARG_NONE, &resume, "Continue the run in RUN from its last checkpoint", NULL },
         { "steps", 0, 0, G_OPTION_ARG_INT64, &steps, "Stop after this many more steps (default: run to the end)", "N" },
         { "device", 0, 0, G_OPTION_ARG_STRING, &device, "auto, cpu, cuda or cuda:N (default auto)", "DEV" },
@@ -79,7 +80,7 @@ int scf_cli_train(int argc, char **argv)
     if (notice && !quiet)
         fprintf(stderr, "scflow train: %s\n", notice);
     scf_trainer *t = resume ? scf_trainer_resume(out, be, &error)
-                            : scf_trainer_new(out, config, data, be, &error);
+                            : scf_trainer_new(out, config, data, init, be, &error);
     if (!t) {
         fprintf(stderr, "scflow train: %s\n", error->message);
         scf_backend_free(be);

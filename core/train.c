@@ -19,7 +19,7 @@
 #define SAMPLE_PROMPTS 8
 
 struct scf_trainer {
-    char *run_dir, *data_dir;
+    char *run_dir, *data_dir, *init_dir;
     scf_train_config cfg;
     scf_backend *be;
     scf_model *model;
@@ -117,6 +117,7 @@ void scf_trainer_free(scf_trainer *t)
     scf_model_free(t->model);
     g_free(t->run_dir);
     g_free(t->data_dir);
+    g_free(t->init_dir);
     g_free(t);
 }
 
@@ -158,27 +159,6 @@ static gboolean open_data(scf_trainer *t, GError **error)
     return t->data != NULL;
 }
 
-/* run.json = {"model": <model config without "training">, "training": {...}, "data": DIR} */
-static char *run_json(JsonObject *model, JsonObject *training, const char *data_dir)
-{
-    JsonObject *root = json_object_new();
-    JsonObject *m = json_object_ref(model);
-    json_object_remove_member(m, "training");
-    json_object_set_object_member(root, "model", m);
-    json_object_set_object_member(root, "training", training ? json_object_ref(training)
-                                                                : json_object_new());
-    json_object_set_string_member(root, "data", data_dir);
-    JsonNode *node = json_node_new(JSON_NODE_OBJECT);
-    json_node_take_object(node, root);
-    JsonGenerator *gen = json_generator_new();
-    json_generator_set_pretty(gen, TRUE);
-    json_generator_set_root(gen, node);
-    char *text = json_generator_to_data(gen, NULL);
-    g_object_unref(gen);
-    json_node_unref(node);
-    return text;
-}
-
 static char *object_to_string(JsonObject *o)
 {
     JsonNode *node = json_node_new(JSON_NODE_OBJECT);
@@ -186,6 +166,31 @@ static char *object_to_string(JsonObject *o)
     char *text = json_to_string(node, TRUE);
     json_node_unref(node);
     return text;
+}
+
+/* run.json = {"model": <model config>, "training": {...}, "data": DIR[, "init": MODEL]} */
+static char *run_json(const char *model_json, JsonObject *training, const char *data_dir,
+                      const char *init_dir)
+{
+    g_autofree char *train = training ? object_to_string(training) : g_strdup("{}");
+    g_autofree char *data = g_strescape(data_dir, NULL);
+    g_autofree char *init = init_dir ? g_strescape(init_dir, NULL) : NULL;
+    g_autofree char *init_member = init ? g_strdup_printf(",\n\"init\": \"%s\"", init) : g_strdup("");
+    return g_strdup_printf("{\n\"model\": %s,\n\"training\": %s,\n\"data\": \"%s\"%s\n}\n",
+                           model_json, train, data, init_member);
+}
+
+/* Weights (and with them the EMA) from a model folder: continuing the
+ * training of a shipped model. */
+static gboolean load_init(scf_trainer *t, GError **error)
+{
+    g_autofree char *path = g_build_filename(t->init_dir, SCF_MODEL_WEIGHTS, NULL);
+    scf_safetensors *st = scf_safetensors_open(path, error);
+    gboolean ok = st && scf_params_load(t->model->params, st, NULL, FALSE, error);
+    scf_safetensors_close(st);
+    if (ok && t->ema)
+        t->be->copy(t->be, t->ema, t->model->params->data, params_total(t) * sizeof(float));
+    return ok;
 }
 
 /* Reads run.json's parts: the model config text and the training settings. */
@@ -203,6 +208,7 @@ static gboolean read_run(scf_trainer *t, const char *path, char **model_json, GE
         scf_config_check(&training, &c.error);
         scf_config_clear(&training);
         t->data_dir = scf_config_string(&c, "data", NULL, TRUE);
+        t->init_dir = scf_config_string(&c, "init", NULL, FALSE);
         *model_json = object_to_string(json_node_get_object(m));
     }
     ok = scf_config_check(&c, error);
@@ -211,7 +217,7 @@ static gboolean read_run(scf_trainer *t, const char *path, char **model_json, GE
 }
 
 scf_trainer *scf_trainer_new(const char *run_dir, const char *config_path, const char *data_dir,
-                             scf_backend *be, GError **error)
+                             const char *init_dir, scf_backend *be, GError **error)
 {
     scf_config c;
     if (!scf_config_load(&c, config_path, error))
@@ -226,6 +232,7 @@ scf_trainer *scf_trainer_new(const char *run_dir, const char *config_path, const
     scf_trainer *t = g_new0(scf_trainer, 1);
     t->run_dir = g_strdup(run_dir);
     t->data_dir = g_canonicalize_filename(data_dir, NULL);
+    t->init_dir = init_dir ? g_canonicalize_filename(init_dir, NULL) : NULL;
     t->be = be;
     JsonObject *training = NULL;
     scf_config tc;
@@ -239,13 +246,23 @@ scf_trainer *scf_trainer_new(const char *run_dir, const char *config_path, const
     }
     g_autofree char *full = NULL, *model_json = NULL, *checkpoints = NULL, *samples = NULL;
     gboolean ok = scf_config_check(&c, error);
-    if (ok) {
-        full = run_json(c.root, training, t->data_dir);
+    if (ok && t->init_dir) {
+        /* the model is the one continued; the config gives the training */
+        g_autofree char *path = g_build_filename(t->init_dir, SCF_MODEL_CONFIG, NULL);
+        GError *e = NULL;
+        if (!g_file_get_contents(path, &model_json, NULL, &e)) {
+            g_set_error(error, SCF_ERROR, SCF_ERROR_IO, "%s: cannot read: %s", path, e->message);
+            g_error_free(e);
+            ok = FALSE;
+        }
+    } else if (ok) {
         JsonObject *m = json_object_ref(c.root);
         json_object_remove_member(m, "training");
         model_json = object_to_string(m);
         json_object_unref(m);
     }
+    if (ok)
+        full = run_json(model_json, training, t->data_dir, t->init_dir);
     if (training)
         json_object_unref(training);
     scf_config_clear(&c);
@@ -265,16 +282,21 @@ scf_trainer *scf_trainer_new(const char *run_dir, const char *config_path, const
     t->data = scf_dataset_open(t->data_dir, size, SCF_DATASET_TRAIN, t->cfg.seed, error);
     if (!t->data)
         goto fail;
-    int n = scf_dataset_count(t->data);
-    const char **caps = g_new(const char *, n);
-    for (int i = 0; i < n; i++)
-        caps[i] = scf_dataset_caption(t->data, i);
-    scf_tokenizer *tok = scf_tokenizer_build_word(caps, n, TRUE, 1, error);
-    g_free(caps);
+    scf_tokenizer *tok = NULL;
+    if (t->init_dir) {
+        tok = scf_tokenizer_load(t->init_dir, error);
+    } else {
+        int n = scf_dataset_count(t->data);
+        const char **caps = g_new(const char *, n);
+        for (int i = 0; i < n; i++)
+            caps[i] = scf_dataset_caption(t->data, i);
+        tok = scf_tokenizer_build_word(caps, n, TRUE, 1, error);
+        g_free(caps);
+    }
     if (!tok)
         goto fail;
     t->model = scf_model_new(model_json, tok, be, TRUE, t->cfg.seed, error);
-    if (!t->model)
+    if (!t->model || (t->init_dir && !load_init(t, error)))
         goto fail;
     checkpoints = g_build_filename(run_dir, "checkpoints", NULL);
     samples = g_build_filename(run_dir, "samples", NULL);
@@ -331,6 +353,7 @@ scf_trainer *scf_trainer_resume(const char *run_dir, scf_backend *be, GError **e
     scf_run_buffer bufs[4];
     state_buffers(t, bufs);
     if (!scf_run_load_latest(run_dir, CHECKPOINT_KIND, be, bufs, 4, &t->step, error) ||
+        (t->step == 0 && t->init_dir && !load_init(t, error)) ||
         !scf_run_trim_metrics(run_dir, t->step, error))
         goto fail;
     return t;

@@ -56,9 +56,12 @@ typedef struct scf_trainer scf_trainer;
 
 /* Starts a new run in run_dir (created; an existing run there is an error)
  * from a model config file with an optional "training" object, on the
- * image+caption folder data_dir. */
+ * image+caption folder data_dir. With init_dir (may be NULL), the model,
+ * its tokenizer and its weights come from that model folder, and the
+ * config file gives only the training settings: training continues from a
+ * shipped model. */
 scf_trainer *scf_trainer_new(const char *run_dir, const char *config_path, const char *data_dir,
-                             scf_backend *be, GError **error);
+                             const char *init_dir, scf_backend *be, GError **error);
 /* Reopens a run at its latest readable checkpoint (a corrupt newest one is
  * reported and the one before it used). */
 scf_trainer *scf_trainer_resume(const char *run_dir, scf_backend *be, GError **error);
