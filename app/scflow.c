@@ -1,6 +1,7 @@
 /* `scflow`: the command-line face of the engine. */
 #include "build-config.h"
 #include "cli.h"
+#include "openmp-env.h"
 #include <locale.h>
 #include <stdio.h>
 #include <string.h>
@@ -44,6 +45,7 @@ static void print_help(FILE *to)
 
 int main(int argc, char **argv)
 {
+    scf_openmp_prefer_passive(argv);
     setlocale(LC_ALL, "");
     if (argc < 2) {
         print_help(stderr);
