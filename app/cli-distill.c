@@ -1,38 +1,9 @@
 /* `scflow distill`: SCFlow distillation of a teacher into a one-step /
  * few-step student, with the same progress and stop behaviour as training. */
 #include "cli.h"
-#include "progress.h"
+#include "cli-run.h"
 #include "distill.h"
-#include <glib-unix.h>
 #include <stdio.h>
-
-static volatile gboolean stop_requested;
-
-static gboolean on_signal(gpointer data)
-{
-    stop_requested = TRUE;
-    return G_SOURCE_CONTINUE;
-}
-
-static gboolean on_progress(const scf_train_progress *p, gpointer user)
-{
-    gboolean quiet = *(gboolean *)user;
-    while (g_main_context_iteration(NULL, FALSE))
-        ;
-    if (quiet)
-        return !stop_requested;
-    if (p->event) {
-        scf_progress_finish();
-        fprintf(stderr, "%s: %s\n", p->event, p->path);
-    } else {
-        char eta[32], text[160];
-        g_snprintf(text, sizeof text, "loss %.4f  |g| %.3f  %.1f img/s  ETA %s", p->loss,
-                   p->grad_norm, p->images_per_s,
-                   scf_progress_format_duration(p->eta_s, eta, sizeof eta));
-        scf_progress_draw(p->step, p->total, text);
-    }
-    return !stop_requested;
-}
 
 int scf_cli_distill(int argc, char **argv)
 {
@@ -78,12 +49,10 @@ int scf_cli_distill(int argc, char **argv)
         fprintf(stderr, "%s run %s (%s) at step %" G_GINT64_FORMAT " of %" G_GINT64_FORMAT " on %s\n",
                 resume ? "Resuming" : "Starting", out, scf_distill_config_ablation_name(c),
                 scf_distiller_step(d), c->steps, be->name);
-    guint sigint = g_unix_signal_add(SIGINT, on_signal, NULL);
-    guint sigterm = g_unix_signal_add(SIGTERM, on_signal, NULL);
-    gboolean ok = scf_distiller_run(d, steps, on_progress, &quiet, &error);
-    scf_progress_finish();
-    g_source_remove(sigint);
-    g_source_remove(sigterm);
+    scf_cli_run_view view;
+    scf_cli_run_view_begin(&view, quiet);
+    gboolean ok = scf_distiller_run(d, steps, scf_cli_run_progress, &view, &error);
+    scf_cli_run_view_end(&view);
     if (!ok)
         fprintf(stderr, "scflow distill: %s\n", error->message);
     else if (!quiet)

@@ -1,49 +1,10 @@
 /* `scflow train`: teacher training from the command line, with a progress
  * bar, and Ctrl+C stopping cleanly after a checkpoint. */
 #include "cli.h"
-#include "progress.h"
+#include "cli-run.h"
 #include "scflow.h"
 #include "train.h"
-#include <glib-unix.h>
 #include <stdio.h>
-
-static volatile gboolean stop_requested;
-
-static gboolean on_signal(gpointer data)
-{
-    stop_requested = TRUE;
-    return G_SOURCE_CONTINUE;
-}
-
-typedef struct {
-    gboolean quiet;
-    gint64 last_line;
-} train_view;
-
-static gboolean on_progress(const scf_train_progress *p, gpointer user)
-{
-    train_view *v = user;
-    /* signals arrive through the main context; the loop is ours */
-    while (g_main_context_iteration(NULL, FALSE))
-        ;
-    if (p->event) {
-        if (!v->quiet) {
-            scf_progress_finish();
-            fprintf(stderr, "%s: %s\n", p->event, p->path);
-        }
-        return !stop_requested;
-    }
-    gint64 now = g_get_monotonic_time();
-    if (!v->quiet && (now - v->last_line > 250000 || p->step == p->total)) {
-        char eta[32], text[160];
-        g_snprintf(text, sizeof text, "loss %.4f  |g| %.3f  %.1f img/s  ETA %s", p->loss,
-                   p->grad_norm, p->images_per_s,
-                   scf_progress_format_duration(p->eta_s, eta, sizeof eta));
-        scf_progress_draw(p->step, p->total, text);
-        v->last_line = now;
-    }
-    return !stop_requested;
-}
 
 int scf_cli_train(int argc, char **argv)
 {
@@ -90,13 +51,10 @@ int scf_cli_train(int argc, char **argv)
         fprintf(stderr, "%s run %s at step %" G_GINT64_FORMAT " of %" G_GINT64_FORMAT " on %s\n",
                 resume ? "Resuming" : "Starting", out, scf_trainer_step(t),
                 scf_trainer_config(t)->steps, be->name);
-    guint sigint = g_unix_signal_add(SIGINT, on_signal, NULL);
-    guint sigterm = g_unix_signal_add(SIGTERM, on_signal, NULL);
-    train_view view = { quiet, 0 };
-    gboolean ok = scf_trainer_run(t, steps, on_progress, &view, &error);
-    scf_progress_finish();
-    g_source_remove(sigint);
-    g_source_remove(sigterm);
+    scf_cli_run_view view;
+    scf_cli_run_view_begin(&view, quiet);
+    gboolean ok = scf_trainer_run(t, steps, scf_cli_run_progress, &view, &error);
+    scf_cli_run_view_end(&view);
     int rc = SCF_EXIT_OK;
     if (!ok) {
         fprintf(stderr, "scflow train: %s\n", error->message);

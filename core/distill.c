@@ -127,6 +127,11 @@ static char *config_to_json(const scf_distill_config *d)
 
 /* ---- the distiller ---- */
 
+typedef struct {
+    double total, con, inv, reflow, adv, d_loss, d_real, d_fake, grad_norm;
+} iteration_stats;
+
+
 struct scf_distiller {
     char *run_dir, *teacher_dir, *data_dir;
     scf_distill_config cfg;
@@ -145,6 +150,8 @@ struct scf_distiller {
     /* device per-sample scalars */
     float *tau, *omt, *tau_dn, *tau_up, *dn, *up, *ones, *s_d, *oms_d;
     float *x0, *eps, *noise;
+    iteration_stats last;                 /* of the latest step, for the metrics */
+    double probe_mad;                     /* the latest step-consistency probe */
 };
 
 static size_t image_numel(const scf_distiller *d)
@@ -299,6 +306,7 @@ scf_distiller *scf_distiller_new(const char *run_dir, const char *teacher_dir,
     d->teacher_dir = g_canonicalize_filename(teacher_dir, NULL);
     d->data_dir = g_canonicalize_filename(data_dir, NULL);
     d->be = be;
+    d->probe_mad = -1;
     scf_distill_config_defaults(&d->cfg);
     g_autofree char *runfile = g_build_filename(run_dir, "run.json", NULL);
     g_autofree char *checkpoints = g_build_filename(run_dir, "checkpoints", NULL);
@@ -345,6 +353,7 @@ scf_distiller *scf_distiller_resume(const char *run_dir, scf_backend *be, GError
     scf_distiller *d = g_new0(scf_distiller, 1);
     d->run_dir = g_strdup(run_dir);
     d->be = be;
+    d->probe_mad = -1;
     g_autofree char *runfile = g_build_filename(run_dir, "run.json", NULL);
     scf_config c, dc;
     if (!scf_config_load(&c, runfile, error))
@@ -394,9 +403,6 @@ static uint64_t stream_seed(uint64_t seed, int stream)
     return z ^ (z >> 31);
 }
 
-typedef struct {
-    double total, con, inv, reflow, adv, d_loss, d_real, d_fake, grad_norm;
-} iteration_stats;
 
 static scf_var *wrap_images(scf_distiller *d, scf_graph *g, float *data)
 {
@@ -746,69 +752,59 @@ static gboolean export_student(scf_distiller *d, GError **error)
     return scf_model_save(m, dir, d->eval, SCF_DTYPE_F16, card, error);
 }
 
+static int64_t distiller_current(gpointer run)
+{
+    return ((scf_distiller *)run)->step;
+}
+
+static gboolean distiller_step(gpointer run, scf_train_progress *p, GError **error)
+{
+    scf_distiller *d = run;
+    if (!iteration(d, &d->last, error))
+        return FALSE;
+    if ((d->step % d->cfg.probe_every == 0 || d->step == 1) && !probe(d, &d->probe_mad, error))
+        return FALSE;
+    p->loss = d->last.total;
+    p->grad_norm = d->last.grad_norm;
+    p->lr = d->cfg.lr;
+    return TRUE;
+}
+
+static char *distiller_metrics(gpointer run, const scf_train_progress *p)
+{
+    scf_distiller *d = run;
+    const iteration_stats *st = &d->last;
+    return g_strdup_printf(
+        "{\"step\":%" G_GINT64_FORMAT ",\"loss\":%.6g,\"l_con\":%.6g,\"l_inv\":%.6g,"
+        "\"l_reflow\":%.6g,\"l_adv\":%.6g,\"d_loss\":%.6g,\"d_real\":%.6g,\"d_fake\":%.6g,"
+        "\"grad_norm\":%.6g,\"consistency_mad_1v4\":%.6g,\"images_per_s\":%.4g,\"time\":%"
+        G_GINT64_FORMAT "}",
+        p->step, st->total, st->con, st->inv, st->reflow, st->adv, st->d_loss, st->d_real,
+        st->d_fake, st->grad_norm, d->probe_mad, p->images_per_s, g_get_real_time() / 1000000);
+}
+
+static gboolean distiller_samples(gpointer run, char **path, GError **error)
+{
+    return write_samples(run, path, error);
+}
+
+static gboolean distiller_checkpoint(gpointer run, GError **error)
+{
+    return checkpoint(run, error);
+}
+
+static gboolean distiller_finish(gpointer run, GError **error)
+{
+    return export_student(run, error);
+}
+
 gboolean scf_distiller_run(scf_distiller *d, int64_t max_steps, scf_train_progress_fn progress,
                            gpointer user, GError **error)
 {
+    static const scf_run_ops ops = { distiller_current, distiller_step, distiller_metrics,
+                                     distiller_samples, distiller_checkpoint, distiller_finish };
     const scf_distill_config *c = &d->cfg;
-    const int64_t end = max_steps > 0 ? MIN(c->steps, d->step + max_steps) : c->steps;
-    gint64 window_start = g_get_monotonic_time();
-    int64_t window_steps = 0;
-    double ips = 0, mad = NAN;
-    while (d->step < end) {
-        iteration_stats st;
-        if (!iteration(d, &st, error))
-            return FALSE;
-        window_steps++;
-        gint64 now = g_get_monotonic_time();
-        if (now - window_start > 2000000 || d->step % c->log_every == 0) {
-            ips = (double)window_steps * c->batch_size / ((now - window_start) * 1e-6);
-            window_start = now;
-            window_steps = 0;
-        }
-        if ((d->step % c->probe_every == 0 || d->step == 1) && !probe(d, &mad, error))
-            return FALSE;
-        scf_train_progress p = {
-            .step = d->step, .total = c->steps, .loss = st.total, .lr = c->lr,
-            .grad_norm = st.grad_norm, .images_per_s = ips,
-            .eta_s = ips > 0 ? (double)(c->steps - d->step) * c->batch_size / ips : 0,
-        };
-        if (d->step % c->log_every == 0) {
-            g_autofree char *line = g_strdup_printf(
-                "{\"step\":%" G_GINT64_FORMAT ",\"loss\":%.6g,\"l_con\":%.6g,\"l_inv\":%.6g,"
-                "\"l_reflow\":%.6g,\"l_adv\":%.6g,\"d_loss\":%.6g,\"d_real\":%.6g,\"d_fake\":%.6g,"
-                "\"grad_norm\":%.6g,\"consistency_mad_1v4\":%.6g,\"images_per_s\":%.4g,\"time\":%"
-                G_GINT64_FORMAT "}",
-                d->step, st.total, st.con, st.inv, st.reflow, st.adv, st.d_loss, st.d_real,
-                st.d_fake, st.grad_norm, isnan(mad) ? -1.0 : mad, ips, g_get_real_time() / 1000000);
-            if (!scf_run_append_metrics(d->run_dir, line, error))
-                return FALSE;
-        }
-        g_autofree char *sample_path = NULL;
-        if (d->step % c->sample_every == 0 || d->step == c->steps) {
-            if (!write_samples(d, &sample_path, error))
-                return FALSE;
-            p.event = "samples";
-            p.path = sample_path;
-        }
-        gboolean keep_going = !progress || progress(&p, user);
-        if (d->step % c->checkpoint_every == 0 || d->step == end || !keep_going) {
-            if (!checkpoint(d, error))
-                return FALSE;
-            if (progress) {
-                g_autofree char *path = scf_run_checkpoint_path(d->run_dir, d->step);
-                scf_train_progress cp = p;
-                cp.event = "checkpoint";
-                cp.path = path;
-                progress(&cp, user);
-            }
-        }
-        if (!keep_going) {
-            g_set_error(error, SCF_ERROR, SCF_ERROR_CANCELLED,
-                        "stopped at step %" G_GINT64_FORMAT "; resume with --resume", d->step);
-            return FALSE;
-        }
-    }
-    if (d->step >= c->steps && !export_student(d, error))
-        return FALSE;
-    return TRUE;
+    scf_run_schedule s = { d->run_dir, c->steps, c->log_every, c->sample_every,
+                           c->checkpoint_every, c->batch_size };
+    return scf_run_loop(&s, &ops, d, max_steps, progress, user, error);
 }

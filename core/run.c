@@ -204,3 +204,59 @@ gboolean scf_run_sample_grid(scf_model *m, const char *const *prompts, int n, in
     g_free(tiles);
     return ok;
 }
+
+gboolean scf_run_loop(const scf_run_schedule *s, const scf_run_ops *ops, gpointer run,
+                      int64_t max_steps, scf_train_progress_fn progress, gpointer user,
+                      GError **error)
+{
+    const int64_t start = ops->current_step(run);
+    const int64_t end = max_steps > 0 ? MIN(s->steps, start + max_steps) : s->steps;
+    gint64 window_start = g_get_monotonic_time();
+    int64_t window_steps = 0;
+    double ips = 0;
+    for (int64_t step = start; step < end;) {
+        scf_train_progress p = { .total = s->steps };
+        if (!ops->step(run, &p, error))
+            return FALSE;
+        step = p.step = ops->current_step(run);
+        window_steps++;
+        gint64 now = g_get_monotonic_time();
+        if (now - window_start > 2000000 || step % s->log_every == 0) {
+            ips = (double)window_steps * s->batch_size / ((now - window_start) * 1e-6);
+            window_start = now;
+            window_steps = 0;
+        }
+        p.images_per_s = ips;
+        p.eta_s = ips > 0 ? (double)(s->steps - step) * s->batch_size / ips : 0;
+        if (step % s->log_every == 0) {
+            g_autofree char *line = ops->metrics(run, &p);
+            if (!scf_run_append_metrics(s->run_dir, line, error))
+                return FALSE;
+        }
+        g_autofree char *sample_path = NULL;
+        if (step % s->sample_every == 0 || step == s->steps) {
+            if (!ops->samples(run, &sample_path, error))
+                return FALSE;
+            p.event = "samples";
+            p.path = sample_path;
+        }
+        gboolean keep_going = !progress || progress(&p, user);
+        if (step % s->checkpoint_every == 0 || step == end || !keep_going) {
+            if (!ops->checkpoint(run, error))
+                return FALSE;
+            if (progress) {
+                g_autofree char *path = scf_run_checkpoint_path(s->run_dir, step);
+                scf_train_progress cp = p;
+                cp.event = "checkpoint";
+                cp.path = path;
+                progress(&cp, user);
+            }
+        }
+        if (!keep_going) {
+            g_set_error(error, SCF_ERROR, SCF_ERROR_CANCELLED,
+                        "stopped at step %" G_GINT64_FORMAT "; resume with --resume", step);
+            return FALSE;
+        }
+    }
+    return ops->current_step(run) < s->steps || ops->finish(run, error);
+}

@@ -10,6 +10,46 @@
 G_BEGIN_DECLS
 
 typedef struct {
+    int64_t step, total;
+    double loss, lr, grad_norm;
+    double images_per_s;
+    double eta_s;
+    const char *event;           /* NULL, or "checkpoint", "samples", "done" */
+    const char *path;            /* the file the event wrote */
+} scf_train_progress;
+
+/* Called after every step; return FALSE to stop (a checkpoint is written first). */
+typedef gboolean (*scf_train_progress_fn)(const scf_train_progress *p, gpointer user);
+
+/* A run's schedule and the steps it is made of: scf_run_loop drives
+ * teacher training and distillation alike. */
+typedef struct {
+    const char *run_dir;
+    int64_t steps, log_every, sample_every, checkpoint_every;
+    int batch_size;
+} scf_run_schedule;
+
+typedef struct {
+    int64_t (*current_step)(gpointer run);
+    /* one optimisation step: advances the step, fills loss, lr, grad_norm */
+    gboolean (*step)(gpointer run, scf_train_progress *p, GError **error);
+    /* this step's metrics as one JSON object holding "step" (g_free) */
+    char *(*metrics)(gpointer run, const scf_train_progress *p);
+    gboolean (*samples)(gpointer run, char **path, GError **error);
+    gboolean (*checkpoint)(gpointer run, GError **error);
+    /* after the last step: export the model */
+    gboolean (*finish)(gpointer run, GError **error);
+} scf_run_ops;
+
+/* Steps until the schedule's end (or max_steps more when > 0): metrics,
+ * samples and checkpoints on schedule, progress after every step; when
+ * progress returns FALSE a checkpoint is written and SCF_ERROR_CANCELLED
+ * returned. */
+gboolean scf_run_loop(const scf_run_schedule *s, const scf_run_ops *ops, gpointer run,
+                      int64_t max_steps, scf_train_progress_fn progress, gpointer user,
+                      GError **error);
+
+typedef struct {
     const char *name;       /* tensor name in the checkpoint */
     float *data;            /* device memory */
     size_t n;               /* floats */

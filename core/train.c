@@ -461,15 +461,6 @@ static gboolean write_samples(scf_trainer *t, char **path_out, GError **error)
     return ok;
 }
 
-static gboolean append_metrics(scf_trainer *t, const scf_train_progress *p, GError **error)
-{
-    g_autofree char *line = g_strdup_printf(
-        "{\"step\":%" G_GINT64_FORMAT ",\"loss\":%.6g,\"lr\":%.6g,\"grad_norm\":%.6g,"
-        "\"images_per_s\":%.4g,\"time\":%" G_GINT64_FORMAT "}",
-        p->step, p->loss, p->lr, p->grad_norm, p->images_per_s, g_get_real_time() / 1000000);
-    return scf_run_append_metrics(t->run_dir, line, error);
-}
-
 static gboolean export_model(scf_trainer *t, GError **error)
 {
     g_autofree char *dir = path_in(t, "model", NULL);
@@ -481,60 +472,50 @@ static gboolean export_model(scf_trainer *t, GError **error)
     return scf_model_save(t->model, dir, t->ema, SCF_DTYPE_F16, card, error);
 }
 
+static int64_t trainer_current(gpointer run)
+{
+    return ((scf_trainer *)run)->step;
+}
+
+static gboolean trainer_step(gpointer run, scf_train_progress *p, GError **error)
+{
+    scf_trainer *t = run;
+    const scf_train_config *c = &t->cfg;
+    p->loss = train_step(t, &p->grad_norm, error);
+    p->lr = c->lr * (c->warmup_steps > 0 ? MIN(1.0, (double)t->step / c->warmup_steps) : 1.0);
+    return !isnan(p->loss);
+}
+
+static char *trainer_metrics(gpointer run, const scf_train_progress *p)
+{
+    return g_strdup_printf("{\"step\":%" G_GINT64_FORMAT ",\"loss\":%.6g,\"lr\":%.6g,"
+                           "\"grad_norm\":%.6g,\"images_per_s\":%.4g,\"time\":%" G_GINT64_FORMAT "}",
+                           p->step, p->loss, p->lr, p->grad_norm, p->images_per_s,
+                           g_get_real_time() / 1000000);
+}
+
+static gboolean trainer_samples(gpointer run, char **path, GError **error)
+{
+    return write_samples(run, path, error);
+}
+
+static gboolean trainer_checkpoint(gpointer run, GError **error)
+{
+    return scf_trainer_checkpoint(run, error);
+}
+
+static gboolean trainer_finish(gpointer run, GError **error)
+{
+    return export_model(run, error);
+}
+
 gboolean scf_trainer_run(scf_trainer *t, int64_t max_steps, scf_train_progress_fn progress,
                          gpointer user, GError **error)
 {
+    static const scf_run_ops ops = { trainer_current, trainer_step, trainer_metrics,
+                                     trainer_samples, trainer_checkpoint, trainer_finish };
     const scf_train_config *c = &t->cfg;
-    const int64_t end = max_steps > 0 ? MIN(c->steps, t->step + max_steps) : c->steps;
-    gint64 window_start = g_get_monotonic_time();
-    int64_t window_steps = 0;
-    double ips = 0;
-    while (t->step < end) {
-        double grad_norm = 0;
-        double loss = train_step(t, &grad_norm, error);
-        if (isnan(loss))
-            return FALSE;
-        window_steps++;
-        gint64 now = g_get_monotonic_time();
-        if (now - window_start > 2000000 || t->step % c->log_every == 0) {
-            ips = (double)window_steps * c->batch_size / ((now - window_start) * 1e-6);
-            window_start = now;
-            window_steps = 0;
-        }
-        scf_train_progress p = {
-            .step = t->step, .total = c->steps, .loss = loss, .grad_norm = grad_norm,
-            .lr = c->lr * (c->warmup_steps > 0 ? MIN(1.0, (double)t->step / c->warmup_steps) : 1.0),
-            .images_per_s = ips,
-            .eta_s = ips > 0 ? (double)(c->steps - t->step) * c->batch_size / ips : 0,
-        };
-        if (t->step % c->log_every == 0 && !append_metrics(t, &p, error))
-            return FALSE;
-        g_autofree char *sample_path = NULL;
-        if (t->step % c->sample_every == 0 || t->step == c->steps) {
-            if (!write_samples(t, &sample_path, error))
-                return FALSE;
-            p.event = "samples";
-            p.path = sample_path;
-        }
-        gboolean keep_going = !progress || progress(&p, user);
-        if (t->step % c->checkpoint_every == 0 || t->step == end || !keep_going) {
-            if (!scf_trainer_checkpoint(t, error))
-                return FALSE;
-            if (progress) {
-                g_autofree char *path = scf_run_checkpoint_path(t->run_dir, t->step);
-                scf_train_progress cp = p;
-                cp.event = "checkpoint";
-                cp.path = path;
-                progress(&cp, user);
-            }
-        }
-        if (!keep_going) {
-            g_set_error(error, SCF_ERROR, SCF_ERROR_CANCELLED,
-                        "stopped at step %" G_GINT64_FORMAT "; resume with --resume", t->step);
-            return FALSE;
-        }
-    }
-    if (t->step >= c->steps && !export_model(t, error))
-        return FALSE;
-    return TRUE;
+    scf_run_schedule s = { t->run_dir, c->steps, c->log_every, c->sample_every,
+                           c->checkpoint_every, c->batch_size };
+    return scf_run_loop(&s, &ops, t, max_steps, progress, user, error);
 }

@@ -16,6 +16,7 @@
 #pragma once
 #include <glib.h>
 #include "backend.h"
+#include "run.h"
 
 G_BEGIN_DECLS
 
@@ -40,17 +41,6 @@ typedef struct {
 /* The defaults, overridden by the "training" object of a model config. */
 void scf_train_config_defaults(scf_train_config *c);
 
-typedef struct {
-    int64_t step, total;
-    double loss, lr, grad_norm;
-    double images_per_s;
-    double eta_s;
-    const char *event;           /* NULL, or "checkpoint", "samples", "done" */
-    const char *path;            /* the file the event wrote */
-} scf_train_progress;
-
-/* Called after every step; return FALSE to stop (a checkpoint is written first). */
-typedef gboolean (*scf_train_progress_fn)(const scf_train_progress *p, gpointer user);
 
 typedef struct scf_trainer scf_trainer;
 

@@ -1,0 +1,52 @@
+#include "cli-run.h"
+#include "progress.h"
+#include <glib-unix.h>
+#include <stdio.h>
+
+static volatile gboolean stop_requested;
+
+static gboolean on_signal(gpointer data)
+{
+    stop_requested = TRUE;
+    return G_SOURCE_CONTINUE;
+}
+
+void scf_cli_run_view_begin(scf_cli_run_view *v, gboolean quiet)
+{
+    v->quiet = quiet;
+    v->last_line = 0;
+    v->sigint = g_unix_signal_add(SIGINT, on_signal, NULL);
+    v->sigterm = g_unix_signal_add(SIGTERM, on_signal, NULL);
+}
+
+void scf_cli_run_view_end(scf_cli_run_view *v)
+{
+    scf_progress_finish();
+    g_source_remove(v->sigint);
+    g_source_remove(v->sigterm);
+}
+
+gboolean scf_cli_run_progress(const scf_train_progress *p, gpointer user)
+{
+    scf_cli_run_view *v = user;
+    /* signals arrive through the main context; the loop is ours */
+    while (g_main_context_iteration(NULL, FALSE))
+        ;
+    if (p->event) {
+        if (!v->quiet) {
+            scf_progress_finish();
+            fprintf(stderr, "%s: %s\n", p->event, p->path);
+        }
+        return !stop_requested;
+    }
+    gint64 now = g_get_monotonic_time();
+    if (!v->quiet && (now - v->last_line > 250000 || p->step == p->total)) {
+        char eta[32], text[160];
+        g_snprintf(text, sizeof text, "loss %.4f  |g| %.3f  %.1f img/s  ETA %s", p->loss,
+                   p->grad_norm, p->images_per_s,
+                   scf_progress_format_duration(p->eta_s, eta, sizeof eta));
+        scf_progress_draw(p->step, p->total, text);
+        v->last_line = now;
+    }
+    return !stop_requested;
+}
