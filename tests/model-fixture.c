@@ -1,5 +1,6 @@
 #include "model-fixture.h"
 #include "check.h"
+#include "error.h"
 #include <json-glib/json-glib.h>
 #include <math.h>
 #include <stdarg.h>
@@ -231,4 +232,25 @@ void mfx_assert_error(GError *error, ...)
             g_error("error message \"%s\" does not mention \"%s\"", error->message, s);
     va_end(ap);
     g_error_free(error);
+}
+
+void mfx_check_bad_weights(const char *fixture, const char *weights_file,
+                           const mfx_weights_case *cases, size_t n, mfx_load_fn load)
+{
+    mfx f;
+    mfx_open(&f, fixture);
+    g_autofree char *config_path = mfx_file(&f, "config.json");
+    g_autofree char *weights_path = mfx_file(&f, weights_file);
+    char *dir = mfx_tmpdir();
+    g_autofree char *edited = g_build_filename(dir, weights_file, NULL);
+    for (size_t i = 0; i < n; i++) {
+        mfx_edit_weights(weights_path, edited, cases[i].edit, cases[i].arg);
+        GError *error = NULL;
+        g_assert_false(load(config_path, edited, &error));
+        g_assert_error(error, SCF_ERROR, SCF_ERROR_FORMAT);
+        mfx_assert_error(error, edited, cases[i].expect[0], cases[i].expect[1],
+                         cases[i].expect[2], NULL);
+    }
+    mfx_tmpdir_free(dir);
+    mfx_close(&f);
 }

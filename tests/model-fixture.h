@@ -58,3 +58,19 @@ void mfx_edit_weights(const char *src, const char *dst, mfx_weights_edit edit, c
 /* Asserts that error is set and its message contains each of the
  * NULL-terminated strings; frees it. */
 void mfx_assert_error(GError *error, ...) G_GNUC_NULL_TERMINATED;
+
+/* Loads config_path + weights_path the way a test's model does; FALSE with
+ * the loader's error. */
+typedef gboolean (*mfx_load_fn)(const char *config_path, const char *weights_path, GError **error);
+
+typedef struct {
+    mfx_weights_edit edit;
+    const char *arg;
+    const char *expect[3];   /* texts the error message must contain */
+} mfx_weights_case;
+
+/* Each case edits the fixture's weights file into a temporary copy and
+ * asserts that loading it fails with SCF_ERROR_FORMAT naming the file and
+ * the expected texts. */
+void mfx_check_bad_weights(const char *fixture, const char *weights_file,
+                           const mfx_weights_case *cases, size_t n, mfx_load_fn load);
