@@ -51,9 +51,10 @@ void scf_cli_fill_params(scf_gen_params *p, const scf_model *m, const scf_backen
     p->device = g_strdup(be->name);
 }
 
-/* Samples, writes the PNGs and reports; returns the exit status. */
+/* Samples, writes the PNGs (and gallery rows when gallery is not NULL) and
+ * reports; returns the exit status. */
 static int generate(scf_model *m, scf_backend *be, const scf_sample_request *req, const char *out,
-                    gboolean quiet)
+                    scf_gallery *gallery, gboolean quiet)
 {
     scf_sample_request r = *req;
     g_autoptr(GError) error = NULL;
@@ -76,12 +77,16 @@ static int generate(scf_model *m, scf_backend *be, const scf_sample_request *req
         scf_cli_fill_params(&p, m, be, &r, b);
         scf_image *image = scf_image_from_chw(pixels + (size_t)b * img, m->channels,
                                               m->image_size, m->image_size, &error);
-        ok = image && scf_png_write(file, image, &p, &error);
+        gint64 id = 0;
+        ok = image && scf_png_write(file, image, &p, &error) &&
+             (!gallery || scf_gallery_insert(gallery, image, &p, (gint64)(ms / r.batch), &id, &error));
         scf_image_free(image);
         scf_gen_params_clear(&p);
         if (ok)
             printf(quiet ? "%s\n" : "wrote %s (seed %" G_GUINT64_FORMAT ")\n", file,
                    r.seed + (uint64_t)b);
+        if (ok && gallery && !quiet)
+            printf("kept in the gallery as %" G_GINT64_FORMAT "\n", id);
     }
     if (ok && !quiet)
         printf("%d image%s, %d step%s, %.0f ms on %s\n", r.batch, r.batch > 1 ? "s" : "",
@@ -100,7 +105,7 @@ int scf_cli_generate(int argc, char **argv)
     int steps = 0, batch = 1, threads = 0;
     gint64 seed = -1;
     double guidance = -1;
-    gboolean quiet = FALSE;
+    gboolean quiet = FALSE, to_gallery = FALSE;
     GOptionEntry entries[] = {
         { "model", 'm', 0, G_OPTION_ARG_FILENAME, &model_dir, "Model folder (default: the embedded model)", "DIR" },
         { "prompt", 'p', 0, G_OPTION_ARG_STRING, &prompt, "What to draw", "TEXT" },
@@ -113,6 +118,7 @@ int scf_cli_generate(int argc, char **argv)
         { "device", 'd', 0, G_OPTION_ARG_STRING, &device, "auto, cpu, cuda or cuda:N (default auto)", "DEV" },
         { "threads", 't', 0, G_OPTION_ARG_INT, &threads, "CPU threads (default: all cores)", "N" },
         { "quiet", 'q', 0, G_OPTION_ARG_NONE, &quiet, "Print only the written file names", NULL },
+        { "gallery", 0, 0, G_OPTION_ARG_NONE, &to_gallery, "Also keep the images in the gallery (scflow gallery list)", NULL },
         { NULL },
     };
     if (!scf_cli_parse("generate", "make an image from a prompt", entries, &argc, &argv))
@@ -124,6 +130,13 @@ int scf_cli_generate(int argc, char **argv)
     if (seed < -1 || threads < 0) {
         fprintf(stderr, "scflow generate: --seed and --threads must not be negative\n");
         return SCF_EXIT_USAGE;
+    }
+    g_autoptr(GError) error = NULL;
+    g_autofree char *gallery_dir = to_gallery ? scf_gallery_default_dir() : NULL;
+    g_autoptr(scf_gallery) gallery = to_gallery ? scf_gallery_open(gallery_dir, NULL, &error) : NULL;
+    if (to_gallery && !gallery) {
+        fprintf(stderr, "scflow generate: %s\n", error->message);
+        return SCF_EXIT_RUNTIME;
     }
     scf_backend *be = scf_cli_open_device("generate", device, threads, quiet);
     if (!be)
@@ -142,7 +155,7 @@ int scf_cli_generate(int argc, char **argv)
     };
     if (steps < 0)
         r.steps = steps; /* let the request check name the bad value */
-    int rc = generate(m, be, &r, out, quiet);
+    int rc = generate(m, be, &r, out, gallery, quiet);
     scf_model_free(m);
     scf_backend_free(be);
     return rc;

@@ -21,4 +21,5 @@
 #include "atomic_file.h"
 #include "genparams.h"
 #include "image.h"
+#include "gallery.h"
 #include "tokenizer.h"

@@ -17,4 +17,48 @@ check "no command" 2 "$SCFLOW"
 check "unknown command" 2 "$SCFLOW" frobnicate
 "$SCFLOW" --version | grep -Eq '^scflow [0-9]+\.[0-9]+\.[0-9]+$' || { echo "FAIL: version format"; fail=1; }
 "$SCFLOW" --help | grep -q 'Usage: scflow COMMAND' || { echo "FAIL: help text"; fail=1; }
+
+# scflow gallery in fresh folders: the PNG fixtures imported, then searched,
+# shown, marked, deleted and restored, exported and purged.
+expect() { # description, text the output must contain, command...
+    desc=$1; want=$2; shift 2
+    out=$("$@" 2>&1)
+    case $out in
+        *"$want"*) echo "ok: $desc" ;;
+        *) echo "FAIL: $desc: no '$want' in:"; echo "$out"; fail=1 ;;
+    esac
+}
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/scflow-cli-XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+png=$(dirname "$0")/fixtures/png
+gal="$SCFLOW gallery --dir $tmp/g"
+check "gallery without a command" 2 "$SCFLOW" gallery
+check "gallery unknown command" 2 "$SCFLOW" gallery frobnicate
+check "gallery import" 0 $gal import "$png/a1111.png" "$png/a1111_utf8.png"
+expect "gallery list" "2 of 2 images" $gal list
+expect "gallery list newest first" "$(printf '     2 ')" $gal list --limit 1
+expect "gallery search with accents" "1 of 1 image" $gal list --search CAFE
+expect "gallery search with quotes" "1 of 1 image" $gal list --search '"quoted"'
+expect "gallery steps filter" "1 of 1 image" $gal list --steps 20
+expect "gallery model filter" "1 of 1 image" $gal list --model "絵文字, model"
+expect "gallery show" "seed:        1234567890" $gal show 1
+check "gallery show unknown id" 1 $gal show 99
+check "gallery show bad id" 2 $gal show one
+check "gallery favourite" 0 $gal favourite 2
+expect "gallery favourites" "1 of 1 image" $gal list --favourites
+check "gallery delete" 0 $gal delete 1
+expect "gallery list after delete" "1 of 1 image" $gal list
+check "gallery delete twice" 1 $gal delete 1
+check "gallery undo" 0 $gal undo 1
+expect "gallery list after undo" "2 of 2 images" $gal list
+check "gallery export needs --out" 2 $gal export 1
+check "gallery export" 0 $gal export --out "$tmp/out" 1
+[ -f "$tmp/out/1-1234567890.png" ] || { echo "FAIL: gallery export wrote no 1-1234567890.png"; fail=1; }
+check "gallery delete for purge" 0 $gal delete 2
+expect "gallery purge" "removed 1 deleted image for good" $gal purge
+check "gallery import of a non-PNG" 1 $gal import "$0"
+echo x > "$tmp/file"
+expect "gallery under a file" "$tmp/file/g" "$SCFLOW" gallery list --dir "$tmp/file/g"
+XDG_DATA_HOME="$tmp/xdg" "$SCFLOW" gallery list >/dev/null 2>&1
+[ -f "$tmp/xdg/scflow-studio/gallery/gallery.sqlite" ] || { echo "FAIL: gallery default folder"; fail=1; }
 exit $fail
