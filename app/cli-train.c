@@ -9,7 +9,7 @@
 int scf_cli_train(int argc, char **argv)
 {
     g_autofree char *data = NULL, *config = NULL, *out = NULL, *device = NULL, *init = NULL;
-    gboolean resume = FALSE, quiet = FALSE;
+    gboolean resume = FALSE, quiet = FALSE, export_only = FALSE;
     int threads = 0;
     gint64 steps = 0;
     GOptionEntry entries[] = {
@@ -18,6 +18,7 @@ int scf_cli_train(int argc, char **argv)
         { "out", 0, 0, G_OPTION_ARG_FILENAME, &out, "Run folder", "RUN" },
         { "init", 0, 0, G_OPTION_ARG_FILENAME, &init, "Continue from this model folder's weights and tokenizer (the config then gives only the training settings)", "MODEL" },
         { "resume", 0, 0, G_OPTION_ARG_NONE, &resume, "Continue the run in RUN from its last checkpoint", NULL },
+        { "export", 0, 0, G_OPTION_ARG_NONE, &export_only, "With --resume: only export the EMA model of the latest checkpoint to RUN/model", NULL },
         { "steps", 0, 0, G_OPTION_ARG_INT64, &steps, "Stop after this many more steps (default: run to the end)", "N" },
         { "device", 0, 0, G_OPTION_ARG_STRING, &device, "auto, cpu, cuda or cuda:N (default auto)", "DEV" },
         { "threads", 0, 0, G_OPTION_ARG_INT, &threads, "CPU threads (default: all cores)", "N" },
@@ -26,7 +27,8 @@ int scf_cli_train(int argc, char **argv)
     };
     if (!scf_cli_parse("train", "train a flow-matching teacher", entries, &argc, &argv))
         return SCF_EXIT_USAGE;
-    if (!out || (!resume && (!data || !config)) || argc != 1 || steps < 0 || threads < 0) {
+    if (!out || (!resume && (!data || !config)) || (export_only && !resume) || argc != 1 ||
+        steps < 0 || threads < 0) {
         fprintf(stderr, "scflow train: needs --out RUN and either --resume or both --data DIR and "
                         "--config FILE\nTry 'scflow train --help'.\n");
         return SCF_EXIT_USAGE;
@@ -51,10 +53,17 @@ int scf_cli_train(int argc, char **argv)
         fprintf(stderr, "%s run %s at step %" G_GINT64_FORMAT " of %" G_GINT64_FORMAT " on %s\n",
                 resume ? "Resuming" : "Starting", out, scf_trainer_step(t),
                 scf_trainer_config(t)->steps, be->name);
-    scf_cli_run_view view;
-    scf_cli_run_view_begin(&view, quiet);
-    gboolean ok = scf_trainer_run(t, steps, scf_cli_run_progress, &view, &error);
-    scf_cli_run_view_end(&view);
+    gboolean ok;
+    if (export_only) {
+        ok = scf_trainer_export(t, &error);
+        if (ok && !quiet)
+            fprintf(stderr, "exported step %" G_GINT64_FORMAT " to %s/model\n", scf_trainer_step(t), out);
+    } else {
+        scf_cli_run_view view;
+        scf_cli_run_view_begin(&view, quiet);
+        ok = scf_trainer_run(t, steps, scf_cli_run_progress, &view, &error);
+        scf_cli_run_view_end(&view);
+    }
     int rc = SCF_EXIT_OK;
     if (!ok) {
         fprintf(stderr, "scflow train: %s\n", error->message);

@@ -509,6 +509,11 @@ static gboolean trainer_finish(gpointer run, GError **error)
     return export_model(run, error);
 }
 
+gboolean scf_trainer_export(scf_trainer *t, GError **error)
+{
+    return export_model(t, error);
+}
+
 gboolean scf_trainer_run(scf_trainer *t, int64_t max_steps, scf_train_progress_fn progress,
                          gpointer user, GError **error)
 {

@@ -66,6 +66,10 @@ const scf_train_config *scf_trainer_config(const scf_trainer *t);
 gboolean scf_trainer_run(scf_trainer *t, int64_t max_steps, scf_train_progress_fn progress,
                          gpointer user, GError **error);
 
+/* Exports the EMA weights as a model folder (fp16) at RUN/model now, with a
+ * model card; the end of a run does this by itself. */
+gboolean scf_trainer_export(scf_trainer *t, GError **error);
+
 /* Writes a checkpoint of the current step now. */
 gboolean scf_trainer_checkpoint(scf_trainer *t, GError **error);
 
