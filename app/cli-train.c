@@ -68,7 +68,7 @@ int scf_cli_train(int argc, char **argv)
     if (!ok) {
         fprintf(stderr, "scflow train: %s\n", error->message);
         rc = SCF_EXIT_RUNTIME;
-    } else if (!quiet) {
+    } else if (!quiet && !export_only) {
         fprintf(stderr, "Stopped at step %" G_GINT64_FORMAT "%s\n", scf_trainer_step(t),
                 scf_trainer_step(t) >= scf_trainer_config(t)->steps ? " (done; model exported to RUN/model)" : "");
     }
