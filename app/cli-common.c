@@ -3,6 +3,7 @@
 #include "build-config.h"
 #include "cli.h"
 #include <stdio.h>
+#include <stdlib.h>
 
 gboolean scf_cli_parse(const char *name, const char *summary, GOptionEntry *entries,
                        int *argc, char ***argv)
@@ -18,6 +19,20 @@ gboolean scf_cli_parse(const char *name, const char *summary, GOptionEntry *entr
         return FALSE;
     }
     return TRUE;
+}
+
+gboolean scf_cli_parse_steps(const char *text, int *out, int max, int *n)
+{
+    g_auto(GStrv) parts = g_strsplit(text, ",", -1);
+    *n = 0;
+    for (char **p = parts; *p; p++) {
+        char *end;
+        long v = strtol(*p, &end, 10);
+        if (end == *p || *end || v < 1 || v > 1000 || *n == max)
+            return FALSE;
+        out[(*n)++] = (int)v;
+    }
+    return *n > 0;
 }
 
 scf_backend *scf_cli_open_device(const char *name, const char *device, int threads, gboolean quiet)

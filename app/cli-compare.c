@@ -4,7 +4,6 @@
 #include "cli.h"
 #include "compare-grid.h"
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #define MAX_COLUMNS 16
@@ -16,20 +15,6 @@ typedef struct {
     double ms;
     char *label;
 } column;
-
-static gboolean parse_steps(const char *text, int *out, int *n)
-{
-    g_auto(GStrv) parts = g_strsplit(text, ",", -1);
-    *n = 0;
-    for (char **p = parts; *p; p++) {
-        char *end;
-        long v = strtol(*p, &end, 10);
-        if (end == *p || *end || v < 1 || v > 1000 || *n == MAX_COLUMNS - 1)
-            return FALSE;
-        out[(*n)++] = (int)v;
-    }
-    return *n > 0;
-}
 
 static gboolean run_column(column *c, const scf_sample_request *base, GError **error)
 {
@@ -79,8 +64,8 @@ int scf_cli_compare(int argc, char **argv)
                         "Try 'scflow compare --help'.\n");
         return SCF_EXIT_USAGE;
     }
-    if (!parse_steps(steps_text ? steps_text : "1,2,4", steps, &n) || seed < 0 ||
-        teacher_steps < 0 || teacher_steps > 1000 || scale < 1 || scale > 16 || threads < 0) {
+    if (!scf_cli_parse_steps(steps_text ? steps_text : "1,2,4", steps, MAX_COLUMNS - 1, &n) ||
+        seed < 0 || teacher_steps < 0 || teacher_steps > 1000 || scale < 1 || scale > 16 || threads < 0) {
         fprintf(stderr, "scflow compare: --steps takes up to %d numbers from 1 to 1000; --seed, "
                         "--teacher-steps (<= 1000), --scale (1-16) and --threads must be in range\n",
                 MAX_COLUMNS - 1);

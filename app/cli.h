@@ -21,6 +21,10 @@ typedef struct {
 gboolean scf_cli_parse(const char *name, const char *summary, GOptionEntry *entries,
                        int *argc, char ***argv);
 
+/* Parses "1,2,4": up to max step counts, each 1..1000, into out; FALSE on
+ * anything else. */
+gboolean scf_cli_parse_steps(const char *text, int *out, int max, int *n);
+
 /* Opens the device ("auto" when NULL), printing errors and fallback notices. */
 scf_backend *scf_cli_open_device(const char *name, const char *device, int threads, gboolean quiet);
 /* The embedded default model's folder, or NULL when none is installed. */

@@ -13,6 +13,7 @@ int scf_cli_train(int argc, char **argv);
 int scf_cli_distill(int argc, char **argv);
 int scf_cli_compare(int argc, char **argv);
 int scf_cli_gallery(int argc, char **argv);
+int scf_cli_eval(int argc, char **argv);
 
 static const scf_cli_command commands[] = {
     { "generate", "Make images from a prompt", scf_cli_generate },
@@ -21,6 +22,7 @@ static const scf_cli_command commands[] = {
     { "train", "Train a flow-matching teacher (scflow train --data DIR --config FILE --out RUN)", scf_cli_train },
     { "distill", "Distil a teacher into a one-step student with SCFlow", scf_cli_distill },
     { "gallery", "List, search, export and import the images the app keeps (scflow gallery list)", scf_cli_gallery },
+    { "eval", "Measure a model at 1, 2, 4 ... steps: consistency, blur, saturation, retrieval, speed", scf_cli_eval },
     { "dataset", "Build the emoji training set (scflow dataset emoji --out DIR)", scf_cli_dataset },
     { NULL, NULL, NULL },
 };

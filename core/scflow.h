@@ -18,6 +18,7 @@
 #include "dataset.h"
 #include "train.h"
 #include "metrics.h"
+#include "eval.h"
 #include "atomic_file.h"
 #include "genparams.h"
 #include "image.h"
