@@ -4,6 +4,8 @@
  * with the same thread count in the same run, as a ratio. Writes JSON. */
 #include "build-config.h"
 #include "cli.h"
+#include "bench-util.h"
+#include "bench-unet.h"
 #include "scflow.h"
 #include <cblas.h>
 #include <errno.h>
@@ -50,36 +52,6 @@ typedef struct {
     double fwd_flop, bwd_flop;     /* 0 for memory-bound ops */
     double fwd_bytes, bwd_bytes;
 } bench_result;
-
-typedef void (*bench_fn)(void *ctx);
-
-static double now_s(void)
-{
-    return (double)g_get_monotonic_time() * 1e-6;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-/* Median of repeated runs after warm-up: at least 5 runs and min_s seconds. */
-static double time_median_ms(bench_fn fn, void *ctx, double min_s)
-{
-    fn(ctx);
-    fn(ctx);
-    double samples[200];
-    int n = 0;
-    double start = now_s();
-    while (n < 200 && (n < 5 || now_s() - start < min_s)) {
-        double t0 = now_s();
-        fn(ctx);
-        samples[n++] = (now_s() - t0) * 1e3;
-    }
-    qsort(samples, (size_t)n, sizeof *samples, cmp_double);
-    return samples[n / 2];
-}
 
 typedef struct {
     scf_backend *be;
@@ -184,7 +156,7 @@ static bench_result bench_run_case(scf_backend *be, const bench_case *c, double 
     bench_ctx x = { be, c, { 0 } };
     bench_result r = { 0 };
     const int *d = c->d;
-    bench_fn fwd = NULL, bwd = NULL;
+    scf_bench_fn fwd = NULL, bwd = NULL;
     switch (c->op) {
     case OP_CONV3X3: {
         size_t in = (size_t)d[0] * d[1] * d[2] * d[2], w = (size_t)d[3] * d[1] * 9,
@@ -230,10 +202,10 @@ static bench_result bench_run_case(scf_backend *be, const bench_case *c, double 
         break;
     }
     }
-    r.fwd_ms = time_median_ms(fwd, &x, min_s);
+    r.fwd_ms = scf_bench_median_ms(fwd, &x, 2, 5, min_s);
     if (c->op == OP_ATTENTION)
         attn_fwd_saving(&x);
-    r.bwd_ms = time_median_ms(bwd, &x, min_s);
+    r.bwd_ms = scf_bench_median_ms(bwd, &x, 2, 5, min_s);
     for (int i = 0; i < 12; i++)
         if (x.buf[i])
             be->free(be, x.buf[i]);
@@ -262,7 +234,7 @@ static double measure_sgemm_peak(double min_s)
     x.c = g_new(float, nn);
     for (size_t i = 0; i < nn; i++)
         x.a[i] = x.b[i] = (float)(i % 7) * 0.1f;
-    double ms = time_median_ms(sgemm_square, &x, min_s);
+    double ms = scf_bench_median_ms(sgemm_square, &x, 2, 5, min_s);
     g_free(x.a);
     g_free(x.b);
     g_free(x.c);
@@ -288,61 +260,6 @@ static JsonNode *cases_to_json(void)
     JsonNode *root = json_builder_get_root(b);
     g_object_unref(b);
     return root;
-}
-
-/* Runs tools/bench_ops.py with the same cases and thread count; returns its
- * JSON array of {fwd_ms, bwd_ms} (NULL with a message when unavailable). */
-static JsonArray *run_torch(const char *python, int threads, double min_s, char **why)
-{
-    g_autofree char *script = g_build_filename(SCF_SOURCE_ROOT, "tools", "bench_ops.py", NULL);
-    if (!g_file_test(python, G_FILE_TEST_IS_EXECUTABLE)) {
-        *why = g_strdup_printf("no Python at %s (create it with tools/make-fixtures, or pass --torch)", python);
-        return NULL;
-    }
-    g_autoptr(JsonNode) spec = cases_to_json();
-    g_autofree char *spec_str = json_to_string(spec, FALSE);
-    g_autofree char *spec_path = NULL;
-    g_autoptr(GError) error = NULL;
-    int fd = g_file_open_tmp("scflow-bench-XXXXXX.json", &spec_path, &error);
-    if (fd < 0 || !g_file_set_contents(spec_path, spec_str, -1, &error)) {
-        *why = g_strdup(error->message);
-        if (fd >= 0)
-            close(fd);
-        return NULL;
-    }
-    close(fd);
-    g_autofree char *threads_s = g_strdup_printf("%d", threads);
-    g_autofree char *min_s_s = g_strdup_printf("%g", min_s);
-    char *argv[] = { (char *)python, script, "--spec", spec_path, "--threads", threads_s,
-                     "--min-seconds", min_s_s, NULL };
-    /* PyTorch's fair baseline: its own intra-op threads, BLAS single-threaded
-     * inside them (DESIGN.md). */
-    g_auto(GStrv) env = g_get_environ();
-    env = g_environ_setenv(env, "OPENBLAS_NUM_THREADS", "1", TRUE);
-    env = g_environ_setenv(env, "OMP_NUM_THREADS", threads_s, TRUE);
-    g_autofree char *out = NULL, *err = NULL;
-    int status = 0;
-    gboolean ran = g_spawn_sync(NULL, argv, env, G_SPAWN_DEFAULT, NULL, NULL, &out, &err,
-                                &status, &error);
-    g_unlink(spec_path);
-    if (!ran || !g_spawn_check_wait_status(status, &error)) {
-        *why = g_strdup_printf("PyTorch baseline failed: %s%s%s", error->message,
-                               err && *err ? "\n" : "", err ? err : "");
-        return NULL;
-    }
-    g_autoptr(JsonParser) parser = json_parser_new();
-    if (!json_parser_load_from_data(parser, out, -1, &error) ||
-        !JSON_NODE_HOLDS_ARRAY(json_parser_get_root(parser))) {
-        *why = g_strdup_printf("PyTorch baseline printed no JSON array: %s",
-                               error ? error->message : "wrong type");
-        return NULL;
-    }
-    JsonArray *arr = json_node_get_array(json_parser_get_root(parser));
-    if (json_array_get_length(arr) != G_N_ELEMENTS(cases)) {
-        *why = g_strdup("PyTorch baseline returned a different number of cases");
-        return NULL;
-    }
-    return json_array_ref(arr);
 }
 
 static double rate(double amount, double ms, double unit)
@@ -375,7 +292,9 @@ static int bench_ops(int threads, const char *device, const char *python, const 
     }
     fprintf(stderr, "%40s\r", "");
     g_autofree char *why = NULL;
-    JsonArray *torch = python ? run_torch(python, threads, min_s, &why) : NULL;
+    g_autoptr(JsonNode) spec = python ? cases_to_json() : NULL;
+    JsonArray *torch = python ? scf_bench_python(python, "bench_ops.py", spec, G_N_ELEMENTS(cases),
+                                                 threads, min_s, &why) : NULL;
     if (!torch && why)
         fprintf(stderr, "scflow bench: %s\n", why);
 
@@ -473,15 +392,8 @@ static int bench_ops(int threads, const char *device, const char *python, const 
         json_array_unref(torch);
     scf_backend_free(be);
 
-    g_autoptr(JsonGenerator) gen = json_generator_new();
-    json_generator_set_pretty(gen, TRUE);
-    json_generator_set_root(gen, root);
-    g_autofree char *dir = g_path_get_dirname(out_path);
-    if (g_mkdir_with_parents(dir, 0755) != 0 || !json_generator_to_file(gen, out_path, &error)) {
-        fprintf(stderr, "scflow bench: cannot write %s: %s\n", out_path,
-                error ? error->message : g_strerror(errno));
+    if (!scf_bench_write(out_path, root))
         return SCF_EXIT_RUNTIME;
-    }
     printf("\nratio = PyTorch time / scflow time (above 1: scflow is faster)\nwrote %s\n", out_path);
     return SCF_EXIT_OK;
 }
@@ -498,25 +410,29 @@ int scf_cli_bench(int argc, char **argv)
         { "torch", 0, 0, G_OPTION_ARG_FILENAME, &python,
           "Python with PyTorch for the baseline (default: .venv/bin/python of the source tree)", "PYTHON" },
         { "no-torch", 0, 0, G_OPTION_ARG_NONE, &no_torch, "Skip the PyTorch baseline", NULL },
-        { "out", 'o', 0, G_OPTION_ARG_FILENAME, &out, "JSON result (default bench/results/ops-<device>.json)", "FILE" },
+        { "out", 'o', 0, G_OPTION_ARG_FILENAME, &out, "JSON result (default bench/results/<what>-<device>.json)", "FILE" },
         { "min-seconds", 0, 0, G_OPTION_ARG_DOUBLE, &min_s, "Time each op for at least this long (default 0.5)", "S" },
         { NULL },
     };
-    if (!scf_cli_parse("bench", "ops: time the hot kernels against PyTorch", entries, &argc, &argv))
+    if (!scf_cli_parse("bench", "ops|unet: time the engine against PyTorch / diffusers", entries,
+                       &argc, &argv))
         return SCF_EXIT_USAGE;
-    if (argc != 2 || strcmp(argv[1], "ops") != 0) {
-        fprintf(stderr, "scflow bench: expected 'scflow bench ops'\nTry 'scflow bench --help'.\n");
+    if (argc != 2 || (strcmp(argv[1], "ops") != 0 && strcmp(argv[1], "unet") != 0)) {
+        fprintf(stderr, "scflow bench: expected 'scflow bench ops' or 'scflow bench unet'\n"
+                        "Try 'scflow bench --help'.\n");
         return SCF_EXIT_USAGE;
     }
     if (threads < 0 || min_s <= 0 || min_s > 60) {
         fprintf(stderr, "scflow bench: --threads must be >= 0 and --min-seconds in (0, 60]\n");
         return SCF_EXIT_USAGE;
     }
-    g_autofree char *default_python = g_build_filename(SCF_SOURCE_ROOT, ".venv", "bin", "python", NULL);
+    g_autofree char *default_python = scf_bench_default_python();
     const char *dev = device ? device : "cpu";
-    g_autofree char *default_out = g_strdup_printf("bench/results/ops-%s.json", dev);
-    int rc = bench_ops(threads, dev, no_torch ? NULL : python ? python : default_python,
-                       out ? out : default_out, min_s);
+    g_autofree char *default_out = g_strdup_printf("bench/results/%s-%s.json", argv[1], dev);
+    const char *py = no_torch ? NULL : python ? python : default_python;
+    int rc = strcmp(argv[1], "ops") == 0
+        ? bench_ops(threads, dev, py, out ? out : default_out, min_s)
+        : scf_bench_unet(threads, dev, py, out ? out : default_out, min_s);
     g_free(device);
     g_free(python);
     g_free(out);

@@ -17,7 +17,7 @@ int scf_cli_eval(int argc, char **argv);
 
 static const scf_cli_command commands[] = {
     { "generate", "Make images from a prompt", scf_cli_generate },
-    { "bench", "Time the engine's kernels against PyTorch (scflow bench ops)", scf_cli_bench },
+    { "bench", "Time kernels and the UNet against PyTorch (scflow bench ops|unet)", scf_cli_bench },
     { "compare", "One prompt and seed at 1, 2, 4 ... steps side by side, with timings", scf_cli_compare },
     { "train", "Train a flow-matching teacher (scflow train --data DIR --config FILE --out RUN)", scf_cli_train },
     { "distill", "Distil a teacher into a one-step student with SCFlow", scf_cli_distill },

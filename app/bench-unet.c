@@ -1,0 +1,202 @@
+/* `scflow bench unet`: UNet forward latency (random weights, no gradient) for
+ * the embedded model's config and an SD1.5-shaped UNet at a 32x32 latent, at
+ * batch 1 and 8, against diffusers' UNet2DConditionModel on the same CPU
+ * threads in the same run; and memory: weights plus one activation set. */
+#include "build-config.h"
+#include "bench-unet.h"
+#include "bench-util.h"
+#include "cli.h"
+#include <stdio.h>
+#include <string.h>
+
+typedef struct {
+    const char *name;
+    const char *file;     /* under data/ */
+    const char *member;   /* the unet object inside it, or NULL for the whole file */
+    int batch, size, context, width;
+} unet_case;
+
+static const unet_case cases[] = {
+    { "embedded emoji-32 UNet", "training/emoji-32-teacher.json", "unet", 1, 32, 24, 128 },
+    { "embedded emoji-32 UNet", "training/emoji-32-teacher.json", "unet", 8, 32, 24, 128 },
+    { "SD1.5-shaped UNet, 32x32 latent", "bench/sd15-unet.json", NULL, 1, 32, 77, 768 },
+    { "SD1.5-shaped UNet, 32x32 latent", "bench/sd15-unet.json", NULL, 8, 32, 77, 768 },
+};
+
+typedef struct {
+    scf_graph *g;
+    scf_unet *unet;
+    scf_var *x, *t, *ctx;
+} unet_run;
+
+static void forward(void *p)
+{
+    unet_run *r = p;
+    scf_graph_reset(r->g);
+    scf_unet_forward(r->unet, r->g, r->x, r->t, r->ctx);
+}
+
+static char *unet_json(const unet_case *c, GError **error)
+{
+    g_autofree char *path = g_build_filename(SCF_SOURCE_DATADIR, c->file, NULL);
+    g_autofree char *text = NULL;
+    if (!g_file_get_contents(path, &text, NULL, error))
+        return NULL;
+    g_autoptr(JsonParser) parser = json_parser_new();
+    if (!json_parser_load_from_data(parser, text, -1, error))
+        return NULL;
+    JsonNode *node = json_parser_get_root(parser);
+    if (c->member)
+        node = json_object_get_member(json_node_get_object(node), c->member);
+    return json_to_string(node, FALSE);
+}
+
+typedef struct {
+    double ms, weights_mb, activations_mb;
+} unet_result;
+
+static gboolean time_case(scf_backend *be, const unet_case *c, const char *json, double min_s,
+                          unet_result *res, GError **error)
+{
+    scf_config cfg;
+    scf_unet_config ucfg;
+    if (!scf_config_load_data(&cfg, json, c->file, error))
+        return FALSE;
+    gboolean ok = scf_unet_config_read(&ucfg, &cfg, error);
+    scf_config_clear(&cfg);
+    if (!ok)
+        return FALSE;
+    scf_params *p = scf_params_new(be);
+    unet_run r = { scf_graph_new(be), scf_unet_new(&ucfg, p), NULL, NULL, NULL };
+    ok = scf_params_allocate(p, FALSE, error);
+    if (ok) {
+        scf_params_init(p, 1);
+        const int64_t B = c->batch, C = ucfg.in_channels, S = c->size;
+        /* inputs outside the graph's per-pass memory, which forward resets */
+        size_t nx = (size_t)B * C * S * S, nc = (size_t)B * c->context * c->width;
+        float *x = be->alloc(be, nx * sizeof(float)), *t = be->alloc(be, B * sizeof(float)),
+              *ctx = be->alloc(be, nc * sizeof(float));
+        be->rng_normal(be, x, nx, 1, 0);
+        be->rng_normal(be, ctx, nc, 2, 0);
+        be->fill(be, t, 500.0f, (size_t)B);
+        scf_graph *g0 = scf_graph_new(be);
+        r.x = scf_graph_wrap(g0, (scf_tensor){ x, 4, { B, C, S, S } });
+        r.t = scf_graph_wrap(g0, (scf_tensor){ t, 1, { B } });
+        r.ctx = scf_graph_wrap(g0, (scf_tensor){ ctx, 3, { B, c->context, c->width } });
+        forward(&r);
+        ok = scf_graph_check(r.g, error);
+        if (ok) {
+            res->ms = scf_bench_median_ms(forward, &r, 1, 3, min_s);
+            res->weights_mb = (double)p->total * sizeof(float) / 1048576.0;
+            res->activations_mb = (double)scf_graph_memory(r.g) / 1048576.0;
+        }
+        scf_graph_free(g0);
+        be->free(be, x);
+        be->free(be, t);
+        be->free(be, ctx);
+    }
+    scf_graph_free(r.g);
+    scf_unet_free(r.unet);
+    scf_params_free(p);
+    return ok;
+}
+
+int scf_bench_unet(int threads, const char *device, const char *python, const char *out_path,
+                   double min_s)
+{
+    scf_backend *be = scf_cli_open_device("bench", device, threads, FALSE);
+    if (!be)
+        return SCF_EXIT_RUNTIME;
+    threads = scf_get_threads();
+    const guint n = G_N_ELEMENTS(cases);
+    char *json[G_N_ELEMENTS(cases)] = { 0 };
+    unet_result res[G_N_ELEMENTS(cases)] = { 0 };
+    g_autoptr(GError) error = NULL;
+    JsonBuilder *spec = json_builder_new();
+    json_builder_begin_array(spec);
+    gboolean ok = TRUE;
+    for (guint i = 0; ok && i < n; i++) {
+        ok = (json[i] = unet_json(&cases[i], &error)) != NULL;
+        if (!ok)
+            break;
+        fprintf(stderr, "  %u/%u %s, batch %d\n", i + 1, n, cases[i].name, cases[i].batch);
+        ok = time_case(be, &cases[i], json[i], min_s, &res[i], &error);
+        json_builder_begin_object(spec);
+        json_builder_set_member_name(spec, "config");
+        json_builder_add_string_value(spec, json[i]);
+        const char *keys[] = { "batch", "size", "context", "width" };
+        const int vals[] = { cases[i].batch, cases[i].size, cases[i].context, cases[i].width };
+        for (int k = 0; k < 4; k++) {
+            json_builder_set_member_name(spec, keys[k]);
+            json_builder_add_int_value(spec, vals[k]);
+        }
+        json_builder_end_object(spec);
+    }
+    json_builder_end_array(spec);
+    g_autoptr(JsonNode) spec_root = json_builder_get_root(spec);
+    g_object_unref(spec);
+    if (!ok) {
+        fprintf(stderr, "scflow bench: %s\n", error->message);
+        for (guint i = 0; i < n; i++)
+            g_free(json[i]);
+        scf_backend_free(be);
+        return SCF_EXIT_RUNTIME;
+    }
+    g_autofree char *why = NULL;
+    JsonArray *torch = python ? scf_bench_python(python, "bench_unet.py", spec_root, n, threads,
+                                                 min_s, &why) : NULL;
+    if (!torch && why)
+        fprintf(stderr, "scflow bench: %s\n", why);
+
+    JsonBuilder *b = json_builder_new();
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "device");
+    json_builder_add_string_value(b, be->name);
+    json_builder_set_member_name(b, "threads");
+    json_builder_add_int_value(b, threads);
+    json_builder_set_member_name(b, "cases");
+    json_builder_begin_array(b);
+    printf("\n%-34s %5s %10s %10s %7s %10s %12s\n", "UNet", "batch", "ms", "diffusers", "ratio",
+           "weights MB", "activ. MB");
+    for (guint i = 0; i < n; i++) {
+        double tms = torch ? json_object_get_double_member(json_array_get_object_element(torch, i), "ms") : 0;
+        char tcol[32] = "-", rcol[32] = "-";
+        if (torch) {
+            g_snprintf(tcol, sizeof tcol, "%.1f", tms);
+            g_snprintf(rcol, sizeof rcol, "%.2fx", tms / res[i].ms);
+        }
+        printf("%-34s %5d %10.1f %10s %7s %10.1f %12.1f\n", cases[i].name, cases[i].batch,
+               res[i].ms, tcol, rcol, res[i].weights_mb, res[i].activations_mb);
+        json_builder_begin_object(b);
+        json_builder_set_member_name(b, "unet");
+        json_builder_add_string_value(b, cases[i].name);
+        json_builder_set_member_name(b, "batch");
+        json_builder_add_int_value(b, cases[i].batch);
+        json_builder_set_member_name(b, "ms");
+        json_builder_add_double_value(b, res[i].ms);
+        json_builder_set_member_name(b, "weights_mib");
+        json_builder_add_double_value(b, res[i].weights_mb);
+        json_builder_set_member_name(b, "activation_mib");
+        json_builder_add_double_value(b, res[i].activations_mb);
+        if (torch) {
+            json_builder_set_member_name(b, "diffusers_ms");
+            json_builder_add_double_value(b, tms);
+            json_builder_set_member_name(b, "speed_ratio_vs_diffusers");
+            json_builder_add_double_value(b, tms / res[i].ms);
+        }
+        json_builder_end_object(b);
+        g_free(json[i]);
+    }
+    json_builder_end_array(b);
+    json_builder_end_object(b);
+    g_autoptr(JsonNode) root = json_builder_get_root(b);
+    g_object_unref(b);
+    if (torch)
+        json_array_unref(torch);
+    scf_backend_free(be);
+    if (!scf_bench_write(out_path, root))
+        return SCF_EXIT_RUNTIME;
+    printf("\nratio = diffusers time / scflow time (above 1: scflow is faster); "
+           "activations = one forward's activation memory\nwrote %s\n", out_path);
+    return SCF_EXIT_OK;
+}

@@ -1,0 +1,24 @@
+/* What the `scflow bench` subcommands share: median timing, the PyTorch
+ * twin run as a subprocess on the same cases with the same threads, and the
+ * JSON result file. */
+#pragma once
+#include <json-glib/json-glib.h>
+
+typedef void (*scf_bench_fn)(void *ctx);
+
+/* Median milliseconds of fn after warmup runs: at least min_runs runs and
+ * min_s seconds (at most 200 runs). */
+double scf_bench_median_ms(scf_bench_fn fn, void *ctx, int warmup, int min_runs, double min_s);
+
+/* Runs tools/<script> with --spec (the cases as JSON), --threads and
+ * --min-seconds under python, with OPENBLAS_NUM_THREADS=1 (PyTorch's fair
+ * baseline, DESIGN.md); returns its JSON array of n results, or NULL with the
+ * reason in *why. */
+JsonArray *scf_bench_python(const char *python, const char *script, JsonNode *spec, guint n,
+                            int threads, double min_s, char **why);
+
+/* The default Python for baselines: the source tree's .venv. */
+char *scf_bench_default_python(void);
+
+/* Writes root as pretty JSON to path, creating its folder; prints errors. */
+gboolean scf_bench_write(const char *path, JsonNode *root);
