@@ -2,6 +2,7 @@
  * device, and finding and loading a model. */
 #include "build-config.h"
 #include "cli.h"
+#include "model-catalog.h"
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -47,28 +48,9 @@ scf_backend *scf_cli_open_device(const char *name, const char *device, int threa
     return be;
 }
 
-/* The embedded default: data/models/default names the model folder beside
- * it, installed or in the source tree when running uninstalled. */
-char *scf_cli_default_model(void)
-{
-    const char *roots[] = { SCF_DATADIR, SCF_SOURCE_DATADIR };
-    for (size_t i = 0; i < G_N_ELEMENTS(roots); i++) {
-        g_autofree char *file = g_build_filename(roots[i], "models", "default", NULL);
-        g_autofree char *name = NULL;
-        if (g_file_get_contents(file, &name, NULL, NULL)) {
-            g_strstrip(name);
-            char *dir = g_build_filename(roots[i], "models", name, NULL);
-            if (g_file_test(dir, G_FILE_TEST_IS_DIR))
-                return dir;
-            g_free(dir);
-        }
-    }
-    return NULL;
-}
-
 scf_model *scf_cli_load_model(const char *name, const char *dir, scf_backend *be)
 {
-    g_autofree char *fallback = dir ? NULL : scf_cli_default_model();
+    g_autofree char *fallback = dir ? NULL : scf_model_catalog_default_dir();
     if (!dir && !fallback) {
         fprintf(stderr, "scflow %s: no model given and no embedded default model is installed; "
                         "pass --model DIR\n", name);

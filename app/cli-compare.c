@@ -3,6 +3,7 @@
  * figure SCFlow is about: how far the N-step images are from one another. */
 #include "cli.h"
 #include "compare-grid.h"
+#include "generation-params.h"
 #include <stdio.h>
 #include <string.h>
 
@@ -117,9 +118,9 @@ int scf_cli_compare(int argc, char **argv)
                        scf_metric_mad(cols[i].pixels, cols[j].pixels, npix));
         scf_image *grid = scf_compare_grid(tiles, labels, ncols, scale, &error);
         scf_gen_params p;
-        scf_cli_fill_params(&p, student, be, &(scf_sample_request){ prompt, negative, steps[0],
-                            guidance >= 0 ? (float)guidance : student->default_guidance,
-                            (uint64_t)seed, 1 }, 0);
+        scf_generation_fill_params(&p, student, be, &(scf_sample_request){ prompt, negative, steps[0],
+                                   guidance >= 0 ? (float)guidance : student->default_guidance,
+                                   (uint64_t)seed, 1 }, 0);
         g_autofree char *list = steps_text ? g_strdup(steps_text) : g_strdup("1,2,4");
         scf_gen_params_set_extra(&p, "Compare steps", list);
         ok = grid && scf_png_write(out, grid, &p, &error);

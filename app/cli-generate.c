@@ -2,6 +2,7 @@
  * dropping a file on the app (or any A1111-aware tool) restores them. */
 #include "build-config.h"
 #include "cli.h"
+#include "generation-params.h"
 #include "progress.h"
 #include <stdio.h>
 #include <string.h>
@@ -34,23 +35,6 @@ static char *batch_path(const char *out, int index)
     return g_strdup_printf("%.*s-%d%s", (int)(dot - out), out, index + 1, dot);
 }
 
-/* Fills the PNG settings of image b of a request. */
-void scf_cli_fill_params(scf_gen_params *p, const scf_model *m, const scf_backend *be,
-                         const scf_sample_request *r, int b)
-{
-    scf_gen_params_init(p);
-    p->prompt = g_strdup(r->prompt);
-    p->negative_prompt = g_strdup(r->negative ? r->negative : "");
-    p->steps = r->steps;
-    p->guidance = r->guidance;
-    p->seed = r->seed + (guint64)b;
-    p->width = p->height = m->image_size;
-    p->model_name = g_strdup(m->name);
-    p->model_hash = g_strdup(m->hash);
-    p->batch_index = b;
-    p->device = g_strdup(be->name);
-}
-
 /* Samples, writes the PNGs (and gallery rows when gallery is not NULL) and
  * reports; returns the exit status. */
 static int generate(scf_model *m, scf_backend *be, const scf_sample_request *req, const char *out,
@@ -74,7 +58,7 @@ static int generate(scf_model *m, scf_backend *be, const scf_sample_request *req
     for (int b = 0; ok && b < r.batch; b++) {
         g_autofree char *file = batch_path(path, b);
         scf_gen_params p;
-        scf_cli_fill_params(&p, m, be, &r, b);
+        scf_generation_fill_params(&p, m, be, &r, b);
         scf_image *image = scf_image_from_chw(pixels + (size_t)b * img, m->channels,
                                               m->image_size, m->image_size, &error);
         gint64 id = 0;

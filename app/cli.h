@@ -27,10 +27,5 @@ gboolean scf_cli_parse_steps(const char *text, int *out, int max, int *n);
 
 /* Opens the device ("auto" when NULL), printing errors and fallback notices. */
 scf_backend *scf_cli_open_device(const char *name, const char *device, int threads, gboolean quiet);
-/* The embedded default model's folder, or NULL when none is installed. */
-char *scf_cli_default_model(void);
 /* Loads dir, or the default model when dir is NULL; prints errors. */
 scf_model *scf_cli_load_model(const char *name, const char *dir, scf_backend *be);
-/* The PNG settings of image b of a sampling request. */
-void scf_cli_fill_params(scf_gen_params *p, const scf_model *m, const scf_backend *be,
-                         const scf_sample_request *r, int b);

@@ -1,5 +1,7 @@
 #include "build-config.h"
 #include "scf-application.h"
+#include "scf-generate-controller.h"
+#include "scf-job-runner.h"
 #include "scf-preferences-window.h"
 #include "scf-window-state.h"
 #include "scf-window.h"
@@ -8,6 +10,7 @@
 struct _ScfApplication {
     GtkApplication parent_instance;
     GSettings *settings;
+    ScfJobRunner *runner;    /* engine work of every window, one job at a time */
 };
 
 G_DEFINE_FINAL_TYPE(ScfApplication, scf_application, GTK_TYPE_APPLICATION)
@@ -99,8 +102,10 @@ static const GActionEntry app_actions[] = {
 /* The shortcuts window reads its keys from here, so this is the one list. */
 static const struct {
     const char *action;
-    const char *accels[2];
+    const char *accels[3];
 } app_accels[] = {
+    { "win.generate", { "<Control>Return", "<Control>KP_Enter", NULL } },
+    { "win.cancel", { "Escape", NULL } },
     { "app.quit", { "<Control>q", NULL } },
     { "app.preferences", { "<Control>comma", NULL } },
     { "app.shortcuts", { "<Control>question", NULL } },
@@ -117,6 +122,7 @@ static void scf_application_startup(GApplication *application)
     G_APPLICATION_CLASS(scf_application_parent_class)->startup(application);
 
     self->settings = g_settings_new(SCF_APP_ID);
+    self->runner = scf_job_runner_new();
     gtk_window_set_default_icon_name(SCF_APP_ID);
 
     g_autoptr(GtkCssProvider) css = gtk_css_provider_new();
@@ -138,12 +144,26 @@ static void scf_application_activate(GApplication *application)
     if (!window) {
         window = scf_window_new(GTK_APPLICATION(self));
         scf_window_state_track(GTK_WINDOW(window), self->settings);
+        scf_generate_controller_attach(GTK_APPLICATION_WINDOW(window),
+                                       scf_window_get_generate_view(window), self->settings,
+                                       self->runner);
     }
     gtk_window_present(GTK_WINDOW(window));
 }
 
+/* Stops the engine before the process ends: a job under way finishes its
+ * step, a model being loaded finishes loading. */
+static void scf_application_shutdown(GApplication *application)
+{
+    ScfApplication *self = SCF_APPLICATION(application);
+    if (self->runner)
+        scf_job_runner_shutdown(self->runner);
+    G_APPLICATION_CLASS(scf_application_parent_class)->shutdown(application);
+}
+
 static void scf_application_dispose(GObject *object)
 {
+    g_clear_object(&SCF_APPLICATION(object)->runner);
     g_clear_object(&SCF_APPLICATION(object)->settings);
     G_OBJECT_CLASS(scf_application_parent_class)->dispose(object);
 }
@@ -153,6 +173,7 @@ static void scf_application_class_init(ScfApplicationClass *klass)
     G_OBJECT_CLASS(klass)->dispose = scf_application_dispose;
     G_APPLICATION_CLASS(klass)->startup = scf_application_startup;
     G_APPLICATION_CLASS(klass)->activate = scf_application_activate;
+    G_APPLICATION_CLASS(klass)->shutdown = scf_application_shutdown;
 }
 
 static void scf_application_init(ScfApplication *self)

@@ -1,6 +1,8 @@
-/* scflow-studio's GtkApplication: owns the settings, the application actions
- * (app.quit, app.about, app.shortcuts, app.preferences) with their keyboard
- * accelerators, and opens the main window on activation. */
+/* scflow-studio's GtkApplication: owns the settings, the job runner that
+ * does the engine's work off the main thread, the application actions
+ * (app.quit, app.about, app.shortcuts, app.preferences) and the keyboard
+ * accelerators of every action, and opens the main window on activation,
+ * with its Generate page joined to the engine (scf-generate-controller.h). */
 #pragma once
 #include <gtk/gtk.h>
 

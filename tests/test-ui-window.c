@@ -8,6 +8,7 @@
 #include "scf-application.h"
 #include "scf-preferences-window.h"
 #include "scf-window.h"
+#include "ui-harness.h"
 #include <gtk/gtk.h>
 #include <string.h>
 
@@ -19,48 +20,10 @@ static GSettings *settings;
 static const char *const page_names[] = { "generate", "compare", "gallery", "training" };
 static const char *const page_titles[] = { "Generate", "Compare", "Gallery", "Training" };
 
-typedef gboolean (*condition_func)(gpointer data);
-
-/* Runs the main loop until cond holds; FALSE on timeout. */
-static gboolean wait_until(condition_func cond, gpointer data)
-{
-    gint64 deadline = g_get_monotonic_time() + WAIT_SECONDS * G_USEC_PER_SEC;
-    while (!cond(data)) {
-        if (g_get_monotonic_time() > deadline)
-            return FALSE;
-        if (!g_main_context_iteration(NULL, FALSE))
-            g_usleep(1000);
-    }
-    return TRUE;
-}
-
-static gboolean frames_counted(GtkWidget *widget, GdkFrameClock *clock, gpointer data)
-{
-    ++*(int *)data;
-    return G_SOURCE_CONTINUE;
-}
-
-static gboolean two_frames(gpointer data)
-{
-    return *(int *)data >= 2;
-}
-
-/* Waits until widget has been laid out and drawn with its current state. */
-static void wait_drawn(GtkWidget *widget)
-{
-    int frames = 0;
-    guint id = gtk_widget_add_tick_callback(widget, frames_counted, &frames, NULL);
-    g_assert_true(wait_until(two_frames, &frames));
-    gtk_widget_remove_tick_callback(widget, id);
-}
-
-/* The first window of the application of the given type, or NULL. */
+/* The first mapped window of the application of the given type, or NULL. */
 static GtkWindow *app_window_of_type(GType type)
 {
-    for (GList *l = gtk_application_get_windows(GTK_APPLICATION(app)); l; l = l->next)
-        if (G_TYPE_CHECK_INSTANCE_TYPE(l->data, type) && gtk_widget_get_mapped(l->data))
-            return l->data;
-    return NULL;
+    return ui_app_window_of_type(GTK_APPLICATION(app), type);
 }
 
 static gboolean widget_mapped(gpointer widget)
@@ -85,37 +48,16 @@ static gboolean window_of_type_gone(gpointer type)
 
 static GtkWindow *wait_window(GType type)
 {
-    g_assert_true(wait_until(window_of_type_mapped, GSIZE_TO_POINTER(type)));
+    g_assert_true(ui_wait_until(window_of_type_mapped, GSIZE_TO_POINTER(type), WAIT_SECONDS));
     GtkWindow *window = app_window_of_type(type);
-    wait_drawn(GTK_WIDGET(window));
+    ui_wait_drawn(GTK_WIDGET(window));
     return window;
 }
 
 static void close_and_wait(GtkWindow *window, GType type)
 {
     gtk_window_close(window);
-    g_assert_true(wait_until(window_of_type_gone, GSIZE_TO_POINTER(type)));
-}
-
-/* Depth-first search for a descendant of the given type. */
-static GtkWidget *find_descendant(GtkWidget *widget, GType type)
-{
-    if (G_TYPE_CHECK_INSTANCE_TYPE(widget, type))
-        return widget;
-    for (GtkWidget *c = gtk_widget_get_first_child(widget); c; c = gtk_widget_get_next_sibling(c)) {
-        GtkWidget *found = find_descendant(c, type);
-        if (found)
-            return found;
-    }
-    return NULL;
-}
-
-static void collect_descendants(GtkWidget *widget, GType type, GPtrArray *into)
-{
-    if (G_TYPE_CHECK_INSTANCE_TYPE(widget, type))
-        g_ptr_array_add(into, widget);
-    for (GtkWidget *c = gtk_widget_get_first_child(widget); c; c = gtk_widget_get_next_sibling(c))
-        collect_descendants(c, type, into);
+    g_assert_true(ui_wait_until(window_of_type_gone, GSIZE_TO_POINTER(type), WAIT_SECONDS));
 }
 
 static ScfWindow *main_window(void)
@@ -127,35 +69,9 @@ static ScfWindow *main_window(void)
 
 static GtkStack *main_stack(void)
 {
-    GtkWidget *stack = find_descendant(GTK_WIDGET(main_window()), GTK_TYPE_STACK);
+    GtkWidget *stack = ui_find_descendant(GTK_WIDGET(main_window()), GTK_TYPE_STACK);
     g_assert_nonnull(stack);
     return GTK_STACK(stack);
-}
-
-/* Renders widget as it is on screen into $SCF_TEST_OUT/name. */
-static void save_screenshot(GtkWidget *widget, const char *name)
-{
-    const char *dir = g_getenv("SCF_TEST_OUT");
-    g_assert_nonnull(dir);
-    g_assert_cmpint(g_mkdir_with_parents(dir, 0755), ==, 0);
-
-    int width = gtk_widget_get_width(widget), height = gtk_widget_get_height(widget);
-    g_assert_cmpint(width, >, 0);
-    g_assert_cmpint(height, >, 0);
-    g_autoptr(GdkPaintable) paintable = gtk_widget_paintable_new(widget);
-    GtkSnapshot *snapshot = gtk_snapshot_new();
-    gdk_paintable_snapshot(paintable, snapshot, width, height);
-    g_autoptr(GskRenderNode) node = gtk_snapshot_free_to_node(snapshot);
-    g_assert_nonnull(node);
-    GskRenderer *renderer = gtk_native_get_renderer(gtk_widget_get_native(widget));
-    graphene_rect_t bounds = GRAPHENE_RECT_INIT(0, 0, width, height);
-    g_autoptr(GdkTexture) texture = gsk_renderer_render_texture(renderer, node, &bounds);
-    g_assert_cmpint(gdk_texture_get_width(texture), ==, width);
-    g_assert_cmpint(gdk_texture_get_height(texture), ==, height);
-
-    g_autofree char *path = g_build_filename(dir, name, NULL);
-    g_assert_true(gdk_texture_save_to_png(texture, path));
-    g_test_message("screenshot: %s", path);
 }
 
 /* The size of the window on screen. The widget is a little smaller: the
@@ -207,10 +123,10 @@ static void test_window_pages(void)
     }
     g_assert_cmpstr(gtk_stack_get_visible_child_name(stack), ==, "generate");
 
-    GtkWidget *switcher = find_descendant(GTK_WIDGET(main_window()), GTK_TYPE_STACK_SWITCHER);
+    GtkWidget *switcher = ui_find_descendant(GTK_WIDGET(main_window()), GTK_TYPE_STACK_SWITCHER);
     g_assert_nonnull(switcher);
     g_autoptr(GPtrArray) buttons = g_ptr_array_new();
-    collect_descendants(switcher, GTK_TYPE_TOGGLE_BUTTON, buttons);
+    ui_collect_descendants(switcher, GTK_TYPE_TOGGLE_BUTTON, buttons);
     g_assert_cmpuint(buttons->len, ==, G_N_ELEMENTS(page_names));
 }
 
@@ -231,7 +147,7 @@ static void collect_menu_actions(GMenuModel *menu, GPtrArray *into)
  * and F10 opens it. */
 static void test_window_primary_menu(void)
 {
-    GtkWidget *button = find_descendant(GTK_WIDGET(main_window()), GTK_TYPE_MENU_BUTTON);
+    GtkWidget *button = ui_find_descendant(GTK_WIDGET(main_window()), GTK_TYPE_MENU_BUTTON);
     g_assert_nonnull(button);
     g_assert_true(gtk_menu_button_get_primary(GTK_MENU_BUTTON(button)));
     GMenuModel *menu = gtk_menu_button_get_menu_model(GTK_MENU_BUTTON(button));
@@ -280,9 +196,9 @@ static void test_window_screenshots(void)
     GtkStack *stack = main_stack();
     for (guint i = 0; i < G_N_ELEMENTS(page_names); i++) {
         gtk_stack_set_visible_child_name(stack, page_names[i]);
-        wait_drawn(GTK_WIDGET(main_window()));
+        ui_wait_drawn(GTK_WIDGET(main_window()));
         g_autofree char *name = g_strdup_printf("studio-window-%s.png", page_names[i]);
-        save_screenshot(GTK_WIDGET(main_window()), name);
+        ui_save_screenshot(GTK_WIDGET(main_window()), name);
     }
     gtk_stack_set_visible_child_name(stack, "generate");
 }
@@ -310,25 +226,25 @@ static void test_app_shortcuts(void)
     GtkWindow *shortcuts = GTK_WINDOW(
         gtk_application_window_get_help_overlay(GTK_APPLICATION_WINDOW(main_window())));
     g_assert_nonnull(shortcuts);
-    g_assert_true(wait_until(widget_mapped, shortcuts));
-    wait_drawn(GTK_WIDGET(shortcuts));
+    g_assert_true(ui_wait_until(widget_mapped, shortcuts, WAIT_SECONDS));
+    ui_wait_drawn(GTK_WIDGET(shortcuts));
     g_assert_true(gtk_window_get_transient_for(shortcuts) == GTK_WINDOW(main_window()));
 
     g_autoptr(GPtrArray) items = g_ptr_array_new();
     /* Within the section: the window keeps copies of them for its search. */
-    GtkWidget *section = find_descendant(GTK_WIDGET(shortcuts), GTK_TYPE_SHORTCUTS_SECTION);
+    GtkWidget *section = ui_find_descendant(GTK_WIDGET(shortcuts), GTK_TYPE_SHORTCUTS_SECTION);
     g_assert_nonnull(section);
-    collect_descendants(section, GTK_TYPE_SHORTCUTS_SHORTCUT, items);
-    g_assert_cmpuint(items->len, ==, 8);
+    ui_collect_descendants(section, GTK_TYPE_SHORTCUTS_SHORTCUT, items);
+    g_assert_cmpuint(items->len, ==, 15);
     for (guint i = 0; i < items->len; i++) {
         g_autofree char *title = NULL, *accelerator = NULL;
         g_object_get(items->pdata[i], "title", &title, "accelerator", &accelerator, NULL);
         if (!accelerator || !*accelerator)
             g_error("shortcut “%s” shows no key", title);
     }
-    save_screenshot(GTK_WIDGET(shortcuts), "studio-shortcuts.png");
+    ui_save_screenshot(GTK_WIDGET(shortcuts), "studio-shortcuts.png");
     gtk_window_close(shortcuts);
-    g_assert_true(wait_until(widget_unmapped, shortcuts));
+    g_assert_true(ui_wait_until(widget_unmapped, shortcuts, WAIT_SECONDS));
 }
 
 /* Preferences show the settings and write back what the user changes. */
@@ -341,9 +257,9 @@ static void test_app_preferences(void)
     GtkWindow *window = wait_window(SCF_TYPE_PREFERENCES_WINDOW);
     g_assert_true(gtk_window_get_modal(window));
 
-    GtkDropDown *device = GTK_DROP_DOWN(find_descendant(GTK_WIDGET(window), GTK_TYPE_DROP_DOWN));
+    GtkDropDown *device = GTK_DROP_DOWN(ui_find_descendant(GTK_WIDGET(window), GTK_TYPE_DROP_DOWN));
     GtkSpinButton *threads =
-        GTK_SPIN_BUTTON(find_descendant(GTK_WIDGET(window), GTK_TYPE_SPIN_BUTTON));
+        GTK_SPIN_BUTTON(ui_find_descendant(GTK_WIDGET(window), GTK_TYPE_SPIN_BUTTON));
     g_assert_nonnull(device);
     g_assert_nonnull(threads);
     g_assert_cmpuint(gtk_drop_down_get_selected(device), ==, 2);
@@ -361,8 +277,8 @@ static void test_app_preferences(void)
     g_assert_cmpuint(gtk_drop_down_get_selected(device), ==, 0);
     g_assert_cmpint(gtk_spin_button_get_value_as_int(threads), ==, 0);
 
-    wait_drawn(GTK_WIDGET(window));
-    save_screenshot(GTK_WIDGET(window), "studio-preferences.png");
+    ui_wait_drawn(GTK_WIDGET(window));
+    ui_save_screenshot(GTK_WIDGET(window), "studio-preferences.png");
     close_and_wait(window, SCF_TYPE_PREFERENCES_WINDOW);
 }
 
@@ -374,7 +290,7 @@ static void test_app_about(void)
     g_assert_cmpstr(gtk_about_dialog_get_version(about), ==, SCF_VERSION);
     g_assert_cmpint(gtk_about_dialog_get_license_type(about), ==, GTK_LICENSE_MIT_X11);
     g_assert_cmpstr(gtk_about_dialog_get_logo_icon_name(about), ==, SCF_APP_ID);
-    save_screenshot(GTK_WIDGET(about), "studio-about.png");
+    ui_save_screenshot(GTK_WIDGET(about), "studio-about.png");
     close_and_wait(GTK_WINDOW(about), GTK_TYPE_ABOUT_DIALOG);
 }
 
@@ -393,7 +309,7 @@ static void test_app_quit_saves_size(void)
     wait_window(SCF_TYPE_PREFERENCES_WINDOW);
 
     g_action_group_activate_action(G_ACTION_GROUP(app), "quit", NULL);
-    g_assert_true(wait_until(no_windows, NULL));
+    g_assert_true(ui_wait_until(no_windows, NULL, WAIT_SECONDS));
     g_assert_cmpint(g_settings_get_int(settings, "window-width"), ==, 1040);
     g_assert_cmpint(g_settings_get_int(settings, "window-height"), ==, 720);
     g_assert_false(g_settings_get_boolean(settings, "window-maximized"));
@@ -402,7 +318,7 @@ static void test_app_quit_saves_size(void)
     window = wait_window(SCF_TYPE_WINDOW);
     assert_surface_size(window, 1040, 720);
     g_action_group_activate_action(G_ACTION_GROUP(app), "quit", NULL);
-    g_assert_true(wait_until(no_windows, NULL));
+    g_assert_true(ui_wait_until(no_windows, NULL, WAIT_SECONDS));
 }
 
 int main(int argc, char **argv)

@@ -1,4 +1,6 @@
-/* An empty state: a large icon, a title and a line of text, centred. */
+/* An empty state: a large icon, a title and a line of text, centred, and
+ * optionally a widget below them (the property "child"), such as a button
+ * that leads out of the empty state. */
 #pragma once
 #include <gtk/gtk.h>
 

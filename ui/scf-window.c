@@ -1,9 +1,11 @@
 #include "scf-window.h"
+#include "scf-generate-view.h"
 #include "scf-status-page.h"
 
 struct _ScfWindow {
     GtkApplicationWindow parent_instance;
     GtkStack *stack;
+    ScfGenerateView *generate_view;
 };
 
 G_DEFINE_FINAL_TYPE(ScfWindow, scf_window, GTK_TYPE_APPLICATION_WINDOW)
@@ -22,9 +24,11 @@ static void scf_window_class_init(ScfWindowClass *klass)
 
     /* The template names this type; GtkBuilder can only find types that exist. */
     g_type_ensure(SCF_TYPE_STATUS_PAGE);
+    g_type_ensure(SCF_TYPE_GENERATE_VIEW);
     gtk_widget_class_set_template_from_resource(widget_class,
                                                 "/io/github/scflow/Studio/scf-window.ui");
     gtk_widget_class_bind_template_child(widget_class, ScfWindow, stack);
+    gtk_widget_class_bind_template_child(widget_class, ScfWindow, generate_view);
 }
 
 static void scf_window_init(ScfWindow *self)
@@ -50,6 +54,12 @@ void scf_window_show_shortcuts(ScfWindow *self)
             window, GTK_SHORTCUTS_WINDOW(gtk_builder_get_object(builder, "shortcuts_window")));
     }
     gtk_widget_activate_action(GTK_WIDGET(self), "win.show-help-overlay", NULL);
+}
+
+ScfGenerateView *scf_window_get_generate_view(ScfWindow *self)
+{
+    g_return_val_if_fail(SCF_IS_WINDOW(self), NULL);
+    return self->generate_view;
 }
 
 ScfWindow *scf_window_new(GtkApplication *application)

@@ -3,6 +3,7 @@
  * (string parameter: the page name) switches pages. */
 #pragma once
 #include <gtk/gtk.h>
+#include "scf-generate-view.h"
 
 G_BEGIN_DECLS
 
@@ -10,6 +11,9 @@ G_BEGIN_DECLS
 G_DECLARE_FINAL_TYPE(ScfWindow, scf_window, SCF, WINDOW, GtkApplicationWindow)
 
 ScfWindow *scf_window_new(GtkApplication *application);
+
+/* The view of the Generate page. */
+ScfGenerateView *scf_window_get_generate_view(ScfWindow *self);
 
 /* Presents the keyboard shortcuts window (scf-shortcuts-window.ui). */
 void scf_window_show_shortcuts(ScfWindow *self);

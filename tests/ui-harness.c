@@ -1,0 +1,97 @@
+#include "ui-harness.h"
+
+gboolean ui_wait_until(ui_condition cond, gpointer data, double seconds)
+{
+    gint64 deadline = g_get_monotonic_time() + (gint64)(seconds * G_USEC_PER_SEC);
+    while (!cond(data)) {
+        if (g_get_monotonic_time() > deadline)
+            return FALSE;
+        if (!g_main_context_iteration(NULL, FALSE))
+            g_usleep(1000);
+    }
+    return TRUE;
+}
+
+static gboolean ui_frames_counted(GtkWidget *widget, GdkFrameClock *clock, gpointer data)
+{
+    ++*(int *)data;
+    return G_SOURCE_CONTINUE;
+}
+
+static gboolean ui_two_frames(gpointer data)
+{
+    return *(int *)data >= 2;
+}
+
+void ui_wait_drawn(GtkWidget *widget)
+{
+    int frames = 0;
+    guint id = gtk_widget_add_tick_callback(widget, ui_frames_counted, &frames, NULL);
+    g_assert_true(ui_wait_until(ui_two_frames, &frames, 10));
+    gtk_widget_remove_tick_callback(widget, id);
+}
+
+GtkWindow *ui_app_window_of_type(GtkApplication *app, GType type)
+{
+    for (GList *l = gtk_application_get_windows(app); l; l = l->next)
+        if (G_TYPE_CHECK_INSTANCE_TYPE(l->data, type) && gtk_widget_get_mapped(l->data))
+            return l->data;
+    return NULL;
+}
+
+GtkWidget *ui_find_descendant(GtkWidget *widget, GType type)
+{
+    if (G_TYPE_CHECK_INSTANCE_TYPE(widget, type))
+        return widget;
+    for (GtkWidget *c = gtk_widget_get_first_child(widget); c; c = gtk_widget_get_next_sibling(c)) {
+        GtkWidget *found = ui_find_descendant(c, type);
+        if (found)
+            return found;
+    }
+    return NULL;
+}
+
+GtkWidget *ui_find_named(GtkWidget *widget, const char *name)
+{
+    if (g_strcmp0(gtk_widget_get_name(widget), name) == 0)
+        return widget;
+    for (GtkWidget *c = gtk_widget_get_first_child(widget); c; c = gtk_widget_get_next_sibling(c)) {
+        GtkWidget *found = ui_find_named(c, name);
+        if (found)
+            return found;
+    }
+    return NULL;
+}
+
+void ui_collect_descendants(GtkWidget *widget, GType type, GPtrArray *into)
+{
+    if (G_TYPE_CHECK_INSTANCE_TYPE(widget, type))
+        g_ptr_array_add(into, widget);
+    for (GtkWidget *c = gtk_widget_get_first_child(widget); c; c = gtk_widget_get_next_sibling(c))
+        ui_collect_descendants(c, type, into);
+}
+
+void ui_save_screenshot(GtkWidget *widget, const char *name)
+{
+    const char *dir = g_getenv("SCF_TEST_OUT");
+    g_assert_nonnull(dir);
+    g_assert_cmpint(g_mkdir_with_parents(dir, 0755), ==, 0);
+
+    int width = gtk_widget_get_width(widget), height = gtk_widget_get_height(widget);
+    g_assert_cmpint(width, >, 0);
+    g_assert_cmpint(height, >, 0);
+    g_autoptr(GdkPaintable) paintable = gtk_widget_paintable_new(widget);
+    GtkSnapshot *snapshot = gtk_snapshot_new();
+    gdk_paintable_snapshot(paintable, snapshot, width, height);
+    g_autoptr(GskRenderNode) node = gtk_snapshot_free_to_node(snapshot);
+    g_assert_nonnull(node);
+    GskRenderer *renderer = gtk_native_get_renderer(gtk_widget_get_native(widget));
+    graphene_rect_t bounds = GRAPHENE_RECT_INIT(0, 0, width, height);
+    g_autoptr(GdkTexture) texture = gsk_renderer_render_texture(renderer, node, &bounds);
+    g_assert_cmpint(gdk_texture_get_width(texture), ==, width);
+    g_assert_cmpint(gdk_texture_get_height(texture), ==, height);
+
+    g_autofree char *path = g_build_filename(dir, name, NULL);
+    g_assert_true(gdk_texture_save_to_png(texture, path));
+    g_test_message("screenshot: %s", path);
+}
