@@ -1,11 +1,13 @@
 /* `scflow-studio`: the desktop application. */
 #include "build-config.h"
 #include "scf-application.h"
+#include "openmp-env.h"
 #include <glib/gi18n.h>
 #include <locale.h>
 
 int main(int argc, char **argv)
 {
+    scf_openmp_prefer_passive(argv);
     setlocale(LC_ALL, "");
     bindtextdomain(GETTEXT_PACKAGE, SCF_LOCALEDIR);
     bind_textdomain_codeset(GETTEXT_PACKAGE, "UTF-8");
