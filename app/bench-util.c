@@ -17,7 +17,7 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-double scf_bench_median_ms(scf_bench_fn fn, void *ctx, int warmup, int min_runs, double min_s)
+double scf_bench_best_ms(scf_bench_fn fn, void *ctx, int warmup, int min_runs, double min_s)
 {
     for (int i = 0; i < warmup; i++)
         fn(ctx);
@@ -30,7 +30,7 @@ double scf_bench_median_ms(scf_bench_fn fn, void *ctx, int warmup, int min_runs,
         samples[n++] = (now_s() - t0) * 1e3;
     }
     qsort(samples, (size_t)n, sizeof *samples, cmp_double);
-    return samples[n / 2];
+    return samples[0];
 }
 
 char *scf_bench_default_python(void)

@@ -6,9 +6,12 @@
 
 typedef void (*scf_bench_fn)(void *ctx);
 
-/* Median milliseconds of fn after warmup runs: at least min_runs runs and
- * min_s seconds (at most 200 runs). */
-double scf_bench_median_ms(scf_bench_fn fn, void *ctx, int warmup, int min_runs, double min_s);
+/* The fastest of the timed runs of fn, in milliseconds, after warmup runs:
+ * at least min_runs runs and min_s seconds (at most 200). The minimum, not
+ * the median: on these shared virtual machines other work only ever adds
+ * time, and medians of the same op swung by 0.6-1.9x between runs. The
+ * PyTorch twins use the same estimator. */
+double scf_bench_best_ms(scf_bench_fn fn, void *ctx, int warmup, int min_runs, double min_s);
 
 /* Runs tools/<script> with --spec (the cases as JSON), --threads and
  * --min-seconds under python, with OPENBLAS_NUM_THREADS=1 (PyTorch's fair

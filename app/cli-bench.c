@@ -48,7 +48,7 @@ static const bench_case cases[] = {
 };
 
 typedef struct {
-    double fwd_ms, bwd_ms;         /* medians */
+    double fwd_ms, bwd_ms;         /* fastest runs */
     double fwd_flop, bwd_flop;     /* 0 for memory-bound ops */
     double fwd_bytes, bwd_bytes;
 } bench_result;
@@ -202,10 +202,10 @@ static bench_result bench_run_case(scf_backend *be, const bench_case *c, double 
         break;
     }
     }
-    r.fwd_ms = scf_bench_median_ms(fwd, &x, 2, 5, min_s);
+    r.fwd_ms = scf_bench_best_ms(fwd, &x, 2, 5, min_s);
     if (c->op == OP_ATTENTION)
         attn_fwd_saving(&x);
-    r.bwd_ms = scf_bench_median_ms(bwd, &x, 2, 5, min_s);
+    r.bwd_ms = scf_bench_best_ms(bwd, &x, 2, 5, min_s);
     for (int i = 0; i < 12; i++)
         if (x.buf[i])
             be->free(be, x.buf[i]);
@@ -234,7 +234,7 @@ static double measure_sgemm_peak(double min_s)
     x.c = g_new(float, nn);
     for (size_t i = 0; i < nn; i++)
         x.a[i] = x.b[i] = (float)(i % 7) * 0.1f;
-    double ms = scf_bench_median_ms(sgemm_square, &x, 2, 5, min_s);
+    double ms = scf_bench_best_ms(sgemm_square, &x, 2, 5, min_s);
     g_free(x.a);
     g_free(x.b);
     g_free(x.c);
