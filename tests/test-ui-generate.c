@@ -68,16 +68,25 @@ static char *output_dir(void)
     return scf_generate_controller_output_folder(settings);
 }
 
-/* The PNGs in the output folder, sorted. */
+/* The images of the gallery the app writes into (the output folder), oldest
+ * first: every generation is a PNG and a gallery row. */
 static GPtrArray *output_pngs(void)
 {
     GPtrArray *files = g_ptr_array_new_with_free_func(g_free);
     g_autofree char *dir = output_dir();
-    g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
-    for (const char *name; d && (name = g_dir_read_name(d));)
-        if (g_str_has_suffix(name, ".png"))
-            g_ptr_array_add(files, g_build_filename(dir, name, NULL));
-    g_ptr_array_sort(files, (GCompareFunc)g_strcmp0);
+    if (!g_file_test(dir, G_FILE_TEST_IS_DIR))
+        return files;
+    GError *error = NULL;
+    scf_gallery *g = scf_gallery_open(dir, NULL, &error);
+    g_assert_no_error(error);
+    GPtrArray *rows = scf_gallery_query(g, NULL, 0, 1000, &error);
+    g_assert_no_error(error);
+    for (guint i = rows->len; i-- > 0;) {
+        const scf_gallery_entry *e = rows->pdata[i];
+        g_ptr_array_add(files, g_strdup(e->image_path));
+    }
+    g_ptr_array_unref(rows);
+    scf_gallery_close(g);
     return files;
 }
 
