@@ -1,5 +1,6 @@
 #include "build-config.h"
 #include "scf-application.h"
+#include "scf-gallery-controller.h"
 #include "scf-generate-controller.h"
 #include "scf-job-runner.h"
 #include "scf-preferences-window.h"
@@ -106,6 +107,7 @@ static const struct {
 } app_accels[] = {
     { "win.generate", { "<Control>Return", "<Control>KP_Enter", NULL } },
     { "win.cancel", { "Escape", NULL } },
+    { "win.search-gallery", { "<Control>f", NULL } },
     { "app.quit", { "<Control>q", NULL } },
     { "app.preferences", { "<Control>comma", NULL } },
     { "app.shortcuts", { "<Control>question", NULL } },
@@ -144,9 +146,13 @@ static void scf_application_activate(GApplication *application)
     if (!window) {
         window = scf_window_new(GTK_APPLICATION(self));
         scf_window_state_track(GTK_WINDOW(window), self->settings);
-        scf_generate_controller_attach(GTK_APPLICATION_WINDOW(window),
-                                       scf_window_get_generate_view(window), self->settings,
-                                       self->runner);
+        ScfGenerateController *generate = scf_generate_controller_attach(
+            GTK_APPLICATION_WINDOW(window), scf_window_get_generate_view(window), self->settings,
+            self->runner);
+        scf_gallery_controller_attach(GTK_APPLICATION_WINDOW(window),
+                                      scf_window_get_gallery_view(window),
+                                      scf_window_get_generate_view(window), generate,
+                                      self->settings);
     }
     gtk_window_present(GTK_WINDOW(window));
 }

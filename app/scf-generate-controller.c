@@ -25,12 +25,26 @@ struct _ScfGenerateController {
 
 G_DEFINE_FINAL_TYPE(ScfGenerateController, scf_generate_controller, G_TYPE_OBJECT)
 
+enum { SIGNAL_GENERATION_FINISHED, N_SIGNALS };
+static guint signals[N_SIGNALS];
+
 char *scf_generate_controller_output_folder(GSettings *settings)
 {
     g_autofree char *setting = g_settings_get_string(settings, "output-folder");
     if (*setting)
         return g_steal_pointer(&setting);
     return g_build_filename(g_get_user_data_dir(), "scflow-studio", "gallery", NULL);
+}
+
+const char *scf_generate_controller_find_model(ScfGenerateController *self, const char *name)
+{
+    g_return_val_if_fail(SCF_IS_GENERATE_CONTROLLER(self), NULL);
+    for (guint i = 0; name && self->models && i < self->models->len; i++) {
+        const scf_model_entry *e = self->models->pdata[i];
+        if (strcmp(e->name, name) == 0)
+            return e->dir;
+    }
+    return NULL;
 }
 
 static const scf_model_entry *scf_generate_controller_model(ScfGenerateController *self)
@@ -187,6 +201,7 @@ static void scf_generate_controller_on_generation_finished(ScfGenerateController
     const ScfGeneratedImage *first = generation->images->pdata[0];
     scf_generate_view_show_images(self->view, textures, (GFile *const *)files->pdata,
                                   (const char *const *)caption_strv, n, first->params.prompt);
+    g_signal_emit(self, signals[SIGNAL_GENERATION_FINISHED], 0);
 }
 
 static void scf_generate_controller_progress(int step, int steps, gpointer data)
@@ -327,6 +342,9 @@ static void scf_generate_controller_dispose(GObject *object)
 static void scf_generate_controller_class_init(ScfGenerateControllerClass *klass)
 {
     G_OBJECT_CLASS(klass)->dispose = scf_generate_controller_dispose;
+    signals[SIGNAL_GENERATION_FINISHED] =
+        g_signal_new("generation-finished", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0, NULL,
+                     NULL, NULL, G_TYPE_NONE, 0);
 }
 
 static void scf_generate_controller_init(ScfGenerateController *self)

@@ -5,7 +5,8 @@
  * and the setting live-generation is on.
  *
  * Generated images are written as PNGs with their settings to the setting
- * output-folder (empty: USER_DATA_DIR/scflow-studio/gallery). */
+ * output-folder (empty: USER_DATA_DIR/scflow-studio/gallery), and the signal
+ * "generation-finished" tells that they are there. */
 #pragma once
 #include <gtk/gtk.h>
 #include "scf-generate-view.h"
@@ -23,6 +24,10 @@ G_DECLARE_FINAL_TYPE(ScfGenerateController, scf_generate_controller, SCF, GENERA
 ScfGenerateController *scf_generate_controller_attach(GtkApplicationWindow *window,
                                                       ScfGenerateView *view, GSettings *settings,
                                                       ScfJobRunner *runner);
+
+/* The view's id (property "model") of the model named name; NULL when no
+ * model of that name is known. */
+const char *scf_generate_controller_find_model(ScfGenerateController *self, const char *name);
 
 /* The folder generated images are written to. */
 char *scf_generate_controller_output_folder(GSettings *settings);

@@ -210,6 +210,7 @@ static void test_app_accels(void)
     } expected[] = {
         { "<Control>q", "app.quit" },
         { "<Control>comma", "app.preferences" },
+        { "<Control>f", "win.search-gallery" },
         { "<Control>question", "app.shortcuts" },
     };
     for (gsize i = 0; i < G_N_ELEMENTS(expected); i++) {
@@ -235,7 +236,7 @@ static void test_app_shortcuts(void)
     GtkWidget *section = ui_find_descendant(GTK_WIDGET(shortcuts), GTK_TYPE_SHORTCUTS_SECTION);
     g_assert_nonnull(section);
     ui_collect_descendants(section, GTK_TYPE_SHORTCUTS_SHORTCUT, items);
-    g_assert_cmpuint(items->len, ==, 15);
+    g_assert_cmpuint(items->len, ==, 16);
     for (guint i = 0; i < items->len; i++) {
         g_autofree char *title = NULL, *accelerator = NULL;
         g_object_get(items->pdata[i], "title", &title, "accelerator", &accelerator, NULL);

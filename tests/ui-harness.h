@@ -20,6 +20,13 @@ GtkWidget *ui_find_descendant(GtkWidget *widget, GType type);
 GtkWidget *ui_find_named(GtkWidget *widget, const char *name);
 void ui_collect_descendants(GtkWidget *widget, GType type, GPtrArray *into);
 
+/* Points HOME and the XDG data, config and cache folders at fresh folders
+ * under a new temporary folder (named after prefix), returned; call before
+ * anything reads them. */
+char *ui_isolate_folders(const char *prefix);
+/* Removes path and everything under it (symbolic links, not their targets). */
+void ui_remove_tree(const char *path);
+
 /* Renders widget as it is on screen into $SCF_TEST_OUT/name. */
 void ui_save_screenshot(GtkWidget *widget, const char *name);
 
