@@ -615,37 +615,9 @@ static void write_models(void)
     g_assert_true(g_file_set_contents(config, "{\"format\": ", -1, NULL));
 }
 
-/* Fresh home, data and config folders, before anything reads them. */
-static void isolate_folders(void)
-{
-    g_autoptr(GError) error = NULL;
-    root = g_dir_make_tmp("scf-ui-generate-XXXXXX", &error);
-    g_assert_no_error(error);
-    const char *vars[][2] = { { "HOME", "home" }, { "XDG_DATA_HOME", "data" },
-                              { "XDG_CONFIG_HOME", "config" }, { "XDG_CACHE_HOME", "cache" } };
-    for (gsize i = 0; i < G_N_ELEMENTS(vars); i++) {
-        g_autofree char *dir = g_build_filename(root, vars[i][1], NULL);
-        g_assert_cmpint(g_mkdir_with_parents(dir, 0700), ==, 0);
-        g_setenv(vars[i][0], dir, TRUE);
-    }
-}
-
-static void remove_tree(const char *path)
-{
-    g_autoptr(GDir) dir = g_dir_open(path, 0, NULL);
-    for (const char *name; dir && (name = g_dir_read_name(dir));) {
-        g_autofree char *child = g_build_filename(path, name, NULL);
-        if (g_file_test(child, G_FILE_TEST_IS_DIR) && !g_file_test(child, G_FILE_TEST_IS_SYMLINK))
-            remove_tree(child);
-        else
-            g_remove(child);
-    }
-    g_rmdir(path);
-}
-
 int main(int argc, char **argv)
 {
-    isolate_folders();
+    root = ui_isolate_folders("scf-ui-generate-XXXXXX");
     /* Xvfb offers only llvmpipe's software GL, whose shader compiler stalls
      * the main loop for hundreds of milliseconds the first time each kind
      * of content is drawn: a cost of drawing in software, which would
@@ -688,7 +660,7 @@ int main(int argc, char **argv)
 
     g_object_unref(app);
     g_object_unref(settings);
-    remove_tree(root);
+    ui_remove_tree(root);
     g_free(root);
     g_free(models_dir);
     return status;

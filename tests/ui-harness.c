@@ -1,4 +1,5 @@
 #include "ui-harness.h"
+#include <glib/gstdio.h>
 
 gboolean ui_wait_until(ui_condition cond, gpointer data, double seconds)
 {
@@ -94,4 +95,32 @@ void ui_save_screenshot(GtkWidget *widget, const char *name)
     g_autofree char *path = g_build_filename(dir, name, NULL);
     g_assert_true(gdk_texture_save_to_png(texture, path));
     g_test_message("screenshot: %s", path);
+}
+
+char *ui_isolate_folders(const char *template)
+{
+    g_autoptr(GError) error = NULL;
+    char *root = g_dir_make_tmp(template, &error);
+    g_assert_no_error(error);
+    const char *vars[][2] = { { "HOME", "home" }, { "XDG_DATA_HOME", "data" },
+                              { "XDG_CONFIG_HOME", "config" }, { "XDG_CACHE_HOME", "cache" } };
+    for (gsize i = 0; i < G_N_ELEMENTS(vars); i++) {
+        g_autofree char *dir = g_build_filename(root, vars[i][1], NULL);
+        g_assert_cmpint(g_mkdir_with_parents(dir, 0700), ==, 0);
+        g_setenv(vars[i][0], dir, TRUE);
+    }
+    return root;
+}
+
+void ui_remove_tree(const char *path)
+{
+    g_autoptr(GDir) dir = g_dir_open(path, 0, NULL);
+    for (const char *name; dir && (name = g_dir_read_name(dir));) {
+        g_autofree char *child = g_build_filename(path, name, NULL);
+        if (g_file_test(child, G_FILE_TEST_IS_DIR) && !g_file_test(child, G_FILE_TEST_IS_SYMLINK))
+            ui_remove_tree(child);
+        else
+            g_remove(child);
+    }
+    g_rmdir(path);
 }

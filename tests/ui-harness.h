@@ -20,6 +20,14 @@ GtkWidget *ui_find_descendant(GtkWidget *widget, GType type);
 GtkWidget *ui_find_named(GtkWidget *widget, const char *name);
 void ui_collect_descendants(GtkWidget *widget, GType type, GPtrArray *into);
 
+/* Makes fresh home, data, config and cache folders under a new temporary
+ * folder (its name from template, as g_dir_make_tmp takes it) and points
+ * the XDG variables at them; call it before anything reads them. Returns
+ * the temporary folder. */
+char *ui_isolate_folders(const char *template);
+/* Deletes path and everything under it. */
+void ui_remove_tree(const char *path);
+
 /* Renders widget as it is on screen into $SCF_TEST_OUT/name. */
 void ui_save_screenshot(GtkWidget *widget, const char *name);
 

@@ -1,4 +1,5 @@
 #include "scf-window.h"
+#include "scf-compare-view.h"
 #include "scf-generate-view.h"
 #include "scf-status-page.h"
 
@@ -6,6 +7,7 @@ struct _ScfWindow {
     GtkApplicationWindow parent_instance;
     GtkStack *stack;
     ScfGenerateView *generate_view;
+    ScfCompareView *compare_view;
 };
 
 G_DEFINE_FINAL_TYPE(ScfWindow, scf_window, GTK_TYPE_APPLICATION_WINDOW)
@@ -25,10 +27,12 @@ static void scf_window_class_init(ScfWindowClass *klass)
     /* The template names this type; GtkBuilder can only find types that exist. */
     g_type_ensure(SCF_TYPE_STATUS_PAGE);
     g_type_ensure(SCF_TYPE_GENERATE_VIEW);
+    g_type_ensure(SCF_TYPE_COMPARE_VIEW);
     gtk_widget_class_set_template_from_resource(widget_class,
                                                 "/io/github/scflow/Studio/scf-window.ui");
     gtk_widget_class_bind_template_child(widget_class, ScfWindow, stack);
     gtk_widget_class_bind_template_child(widget_class, ScfWindow, generate_view);
+    gtk_widget_class_bind_template_child(widget_class, ScfWindow, compare_view);
 }
 
 static void scf_window_init(ScfWindow *self)
@@ -60,6 +64,12 @@ ScfGenerateView *scf_window_get_generate_view(ScfWindow *self)
 {
     g_return_val_if_fail(SCF_IS_WINDOW(self), NULL);
     return self->generate_view;
+}
+
+ScfCompareView *scf_window_get_compare_view(ScfWindow *self)
+{
+    g_return_val_if_fail(SCF_IS_WINDOW(self), NULL);
+    return self->compare_view;
 }
 
 ScfWindow *scf_window_new(GtkApplication *application)

@@ -3,6 +3,7 @@
  * (string parameter: the page name) switches pages. */
 #pragma once
 #include <gtk/gtk.h>
+#include "scf-compare-view.h"
 #include "scf-generate-view.h"
 
 G_BEGIN_DECLS
@@ -14,6 +15,9 @@ ScfWindow *scf_window_new(GtkApplication *application);
 
 /* The view of the Generate page. */
 ScfGenerateView *scf_window_get_generate_view(ScfWindow *self);
+
+/* The view of the Compare page. */
+ScfCompareView *scf_window_get_compare_view(ScfWindow *self);
 
 /* Presents the keyboard shortcuts window (scf-shortcuts-window.ui). */
 void scf_window_show_shortcuts(ScfWindow *self);
