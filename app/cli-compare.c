@@ -100,8 +100,7 @@ int scf_cli_compare(int argc, char **argv)
         ok = run_column(&cols[i], &base, &error);
         if (!ok)
             break;
-        cols[i].label = g_strdup_printf("%s%d step%s · %.0f ms", cols[i].model == teacher ? "teacher " : "",
-                                        cols[i].steps, cols[i].steps > 1 ? "s" : "", cols[i].ms);
+        cols[i].label = scf_compare_grid_label(cols[i].model == teacher, cols[i].steps, cols[i].ms);
         labels[i] = cols[i].label;
         tiles[i] = scf_image_from_chw(cols[i].pixels, student->channels, student->image_size,
                                       student->image_size, &error);

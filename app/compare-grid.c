@@ -36,6 +36,12 @@ static cairo_surface_t *image_surface(const scf_image *img)
     return s;
 }
 
+char *scf_compare_grid_label(gboolean teacher, int steps, double ms)
+{
+    return g_strdup_printf("%s%d step%s · %.0f ms", teacher ? "teacher " : "", steps,
+                           steps > 1 ? "s" : "", ms);
+}
+
 scf_image *scf_compare_grid(scf_image *const *images, const char *const *labels, int n,
                             int scale, GError **error)
 {

@@ -51,9 +51,12 @@ static scf_model_entry *scf_model_catalog_read(const char *dir, gboolean embedde
     e->embedded = embedded;
     e->default_steps = 32;
     e->default_guidance = 1;
+    e->teacher = TRUE;
     scf_config c;
     if (scf_config_load(&c, path, NULL)) {
         e->name = scf_config_string(&c, "name", NULL, FALSE);
+        g_autofree char *kind = scf_config_string(&c, "kind", "teacher", FALSE);
+        e->teacher = g_strcmp0(kind, "teacher") == 0;
         scf_config defaults;
         if (scf_config_has(&c, "defaults") && scf_config_child(&c, "defaults", &defaults)) {
             e->default_steps = (int)scf_config_int(&defaults, "steps", 32, 1, 1000, FALSE);

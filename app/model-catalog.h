@@ -9,6 +9,7 @@ typedef struct {
     char *dir;               /* the model folder */
     char *name;              /* config.json "name", else the folder's name */
     gboolean embedded;       /* the default shipped with the application */
+    gboolean teacher;        /* config.json "kind" is "teacher" (its default) */
     int default_steps;       /* config.json defaults, as scf_model_load reads them */
     double default_guidance;
 } scf_model_entry;

@@ -1,6 +1,7 @@
 #include "build-config.h"
 #include "scf-application.h"
 #include "scf-gallery-controller.h"
+#include "scf-compare-controller.h"
 #include "scf-generate-controller.h"
 #include "scf-job-runner.h"
 #include "scf-preferences-window.h"
@@ -153,6 +154,10 @@ static void scf_application_activate(GApplication *application)
                                       scf_window_get_gallery_view(window),
                                       scf_window_get_generate_view(window), generate,
                                       self->settings);
+        scf_compare_controller_attach(GTK_APPLICATION_WINDOW(window),
+                                      scf_window_get_compare_view(window),
+                                      scf_window_get_generate_view(window), self->settings,
+                                      self->runner);
     }
     gtk_window_present(GTK_WINDOW(window));
 }

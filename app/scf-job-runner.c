@@ -26,14 +26,18 @@ typedef struct {
 } ScfEngine;
 
 /* A job's task data. Freed with its GTask, on the main context: the worker
- * hands its reference back there (see scf_job_runner_release). */
+ * hands its reference back there (see scf_job_runner_release). A job is a
+ * generation or a comparison: one of request and compare is set. */
 typedef struct {
     ScfGenerationRequest *request;
+    ScfComparisonRequest *compare;
+    int total_steps;         /* of every sampling run of the job */
+    int step_base;           /* worker: steps of the comparison's columns done */
     ScfJobProgressFunc progress;
     gpointer progress_data;
     GDestroyNotify progress_destroy;
     gconstpointer tag;       /* supersede tag, or NULL */
-    int step;                /* atomic: steps completed */
+    int step;                /* atomic: steps completed, of total_steps */
     int progress_pending;    /* atomic: a report is queued on the main context */
 } ScfJob;
 
@@ -69,30 +73,31 @@ static gint64 scf_engine_weights_mtime(const char *model_dir)
     return g_stat(path, &st) == 0 ? (gint64)st.st_mtime : -1;
 }
 
-/* Loads the model a request names unless it is the one loaded already. */
-static gboolean scf_engine_ensure(ScfEngine *e, const ScfGenerationRequest *r, GError **error)
+/* Loads model_dir unless it is the model loaded already. */
+static gboolean scf_engine_ensure(ScfEngine *e, const char *model_dir, const char *device,
+                                  int threads, GError **error)
 {
-    if (!r->model_dir) {
+    if (!model_dir) {
         g_set_error(error, SCF_ERROR, SCF_ERROR_INVALID, "generation request: no model chosen");
         return FALSE;
     }
-    const char *device = r->device ? r->device : "auto";
-    gint64 mtime = scf_engine_weights_mtime(r->model_dir);
-    if (e->sampler && strcmp(e->model_dir, r->model_dir) == 0 && strcmp(e->device, device) == 0 &&
-        e->threads == r->threads && e->weights_mtime == mtime)
+    device = device ? device : "auto";
+    gint64 mtime = scf_engine_weights_mtime(model_dir);
+    if (e->sampler && strcmp(e->model_dir, model_dir) == 0 && strcmp(e->device, device) == 0 &&
+        e->threads == threads && e->weights_mtime == mtime)
         return TRUE;
     scf_engine_clear(e);
-    e->be = scf_device_open(device, r->threads, NULL, error);
+    e->be = scf_device_open(device, threads, NULL, error);
     if (e->be)
-        e->model = scf_model_load(r->model_dir, e->be, FALSE, error);
+        e->model = scf_model_load(model_dir, e->be, FALSE, error);
     if (!e->model) {
         scf_engine_clear(e);
         return FALSE;
     }
     e->sampler = scf_sampler_new(e->model);
-    e->model_dir = g_strdup(r->model_dir);
+    e->model_dir = g_strdup(model_dir);
     e->device = g_strdup(device);
-    e->threads = r->threads;
+    e->threads = threads;
     e->weights_mtime = mtime;
     return TRUE;
 }
@@ -101,6 +106,7 @@ static void scf_job_free(gpointer data)
 {
     ScfJob *job = data;
     scf_generation_request_free(job->request);
+    scf_comparison_request_free(job->compare);
     if (job->progress_destroy)
         job->progress_destroy(job->progress_data);
     g_free(job);
@@ -116,7 +122,7 @@ static gboolean scf_job_runner_report(gpointer data)
     g_atomic_int_set(&job->progress_pending, FALSE);
     int step = g_atomic_int_get(&job->step);
     if (!g_task_get_completed(task) && !g_cancellable_is_cancelled(g_task_get_cancellable(task)))
-        job->progress(step, job->request->steps, job->progress_data);
+        job->progress(step, job->total_steps, job->progress_data);
     return G_SOURCE_REMOVE;
 }
 
@@ -126,7 +132,7 @@ static gboolean scf_job_runner_step(int step, int steps, gpointer user)
 {
     GTask *task = user;
     ScfJob *job = g_task_get_task_data(task);
-    g_atomic_int_set(&job->step, step);
+    g_atomic_int_set(&job->step, job->step_base + step);
     if (job->progress && g_atomic_int_compare_and_exchange(&job->progress_pending, FALSE, TRUE))
         g_main_context_invoke_full(g_task_get_context(task), G_PRIORITY_DEFAULT,
                                    scf_job_runner_report, g_object_ref(task), g_object_unref);
@@ -138,17 +144,60 @@ static gboolean scf_job_runner_release(gpointer task)
     return G_SOURCE_REMOVE;
 }
 
+/* Loads model_dir for the job unless it is cancelled. */
+static gboolean scf_job_runner_load(ScfJobRunner *self, GTask *task, const char *model_dir,
+                                    const char *device, int threads, GError **error)
+{
+    GCancellable *cancellable = g_task_get_cancellable(task);
+    return !g_cancellable_set_error_if_cancelled(cancellable, error) &&
+           scf_engine_ensure(&self->engine, model_dir, device, threads, error) &&
+           !g_cancellable_set_error_if_cancelled(cancellable, error);
+}
+
+static ScfGeneration *scf_job_runner_run_generation(ScfJobRunner *self, GTask *task,
+                                                    GError **error)
+{
+    ScfJob *job = g_task_get_task_data(task);
+    const ScfGenerationRequest *r = job->request;
+    if (!scf_job_runner_load(self, task, r->model_dir, r->device, r->threads, error))
+        return NULL;
+    return scf_generation_run(self->engine.sampler, self->engine.model, self->engine.be, r,
+                              scf_job_runner_step, task, error);
+}
+
+/* The model's columns, then the teacher's: with one model kept loaded, the
+ * model is loaded once and the teacher once. */
+static ScfComparison *scf_job_runner_run_comparison(ScfJobRunner *self, GTask *task,
+                                                    GError **error)
+{
+    ScfJob *job = g_task_get_task_data(task);
+    const ScfComparisonRequest *r = job->compare;
+    g_autoptr(ScfComparison) c = scf_comparison_new();
+    int n = r->n_steps + (r->teacher_dir ? 1 : 0);
+    for (int i = 0; i < n; i++) {
+        gboolean teacher = i >= r->n_steps;
+        int steps = teacher ? r->teacher_steps : r->steps[i];
+        if (!scf_job_runner_load(self, task, teacher ? r->teacher_dir : r->model_dir, r->device,
+                                 r->threads, error))
+            return NULL;
+        /* A sampler's first run with a prompt is slower than the next: the
+         * first column of each model warms it up. */
+        if (!scf_comparison_add_column(c, self->engine.sampler, self->engine.model,
+                                       self->engine.be, r, steps, teacher, i == 0 || teacher,
+                                       scf_job_runner_step, task, error))
+            return NULL;
+        job->step_base += steps;
+    }
+    scf_comparison_finish(c);
+    return g_steal_pointer(&c);
+}
+
 static void scf_job_runner_run(ScfJobRunner *self, GTask *task)
 {
     ScfJob *job = g_task_get_task_data(task);
-    GCancellable *cancellable = g_task_get_cancellable(task);
     GError *error = NULL;
-    ScfGeneration *generation = NULL;
-    if (!g_cancellable_set_error_if_cancelled(cancellable, &error) &&
-        scf_engine_ensure(&self->engine, job->request, &error) &&
-        !g_cancellable_set_error_if_cancelled(cancellable, &error))
-        generation = scf_generation_run(self->engine.sampler, self->engine.model, self->engine.be,
-                                        job->request, scf_job_runner_step, task, &error);
+    gpointer result = job->compare ? (gpointer)scf_job_runner_run_comparison(self, task, &error)
+                                   : (gpointer)scf_job_runner_run_generation(self, task, &error);
     /* One cancellation error for callers, whichever layer saw it. */
     if (error && error->domain == SCF_ERROR && error->code == SCF_ERROR_CANCELLED) {
         error->domain = G_IO_ERROR;
@@ -160,8 +209,10 @@ static void scf_job_runner_run(ScfJobRunner *self, GTask *task)
     g_mutex_unlock(&self->lock);
 
     /* Queued after the job's last progress report, so it comes after it. */
-    if (generation)
-        g_task_return_pointer(task, generation, (GDestroyNotify)scf_generation_free);
+    if (result)
+        g_task_return_pointer(task, result,
+                              job->compare ? (GDestroyNotify)scf_comparison_unref
+                                           : (GDestroyNotify)scf_generation_free);
     else
         g_task_return_error(task, error);
     /* The last reference may be this one: dropping it on the main context
@@ -207,19 +258,17 @@ static void scf_job_runner_cancel(ScfJobRunner *self, gconstpointer tag)
         g_cancellable_cancel(cancellables->pdata[i]);
 }
 
-void scf_job_runner_generate_async(ScfJobRunner *self, const ScfGenerationRequest *request,
-                                   gconstpointer supersede, GCancellable *cancellable,
-                                   ScfJobProgressFunc progress, gpointer progress_data,
-                                   GDestroyNotify progress_destroy,
-                                   GAsyncReadyCallback callback, gpointer user_data)
+/* Queues job (taken) as a task tagged source_tag. */
+static void scf_job_runner_queue(ScfJobRunner *self, ScfJob *job, gpointer source_tag,
+                                 gconstpointer supersede, GCancellable *cancellable,
+                                 ScfJobProgressFunc progress, gpointer progress_data,
+                                 GDestroyNotify progress_destroy,
+                                 GAsyncReadyCallback callback, gpointer user_data)
 {
-    g_return_if_fail(SCF_IS_JOB_RUNNER(self));
     /* Every job needs a cancellable: superseding and shutting down use it. */
     g_autoptr(GCancellable) own = cancellable ? NULL : g_cancellable_new();
     GTask *task = g_task_new(self, cancellable ? cancellable : own, callback, user_data);
-    g_task_set_source_tag(task, scf_job_runner_generate_async);
-    ScfJob *job = g_new0(ScfJob, 1);
-    job->request = scf_generation_request_copy(request);
+    g_task_set_source_tag(task, source_tag);
     job->progress = progress;
     job->progress_data = progress_data;
     job->progress_destroy = progress_destroy;
@@ -240,14 +289,54 @@ void scf_job_runner_generate_async(ScfJobRunner *self, const ScfGenerationReques
     g_async_queue_push(self->queue, task);
 }
 
-ScfGeneration *scf_job_runner_generate_finish(ScfJobRunner *self, GAsyncResult *result,
-                                              int *steps_done, GError **error)
+void scf_job_runner_generate_async(ScfJobRunner *self, const ScfGenerationRequest *request,
+                                   gconstpointer supersede, GCancellable *cancellable,
+                                   ScfJobProgressFunc progress, gpointer progress_data,
+                                   GDestroyNotify progress_destroy,
+                                   GAsyncReadyCallback callback, gpointer user_data)
+{
+    g_return_if_fail(SCF_IS_JOB_RUNNER(self));
+    ScfJob *job = g_new0(ScfJob, 1);
+    job->request = scf_generation_request_copy(request);
+    job->total_steps = request->steps;
+    scf_job_runner_queue(self, job, scf_job_runner_generate_async, supersede, cancellable,
+                         progress, progress_data, progress_destroy, callback, user_data);
+}
+
+void scf_job_runner_compare_async(ScfJobRunner *self, const ScfComparisonRequest *request,
+                                  GCancellable *cancellable, ScfJobProgressFunc progress,
+                                  gpointer progress_data, GDestroyNotify progress_destroy,
+                                  GAsyncReadyCallback callback, gpointer user_data)
+{
+    g_return_if_fail(SCF_IS_JOB_RUNNER(self));
+    ScfJob *job = g_new0(ScfJob, 1);
+    job->compare = scf_comparison_request_copy(request);
+    job->total_steps = scf_comparison_request_total_steps(request);
+    scf_job_runner_queue(self, job, scf_job_runner_compare_async, NULL, cancellable, progress,
+                         progress_data, progress_destroy, callback, user_data);
+}
+
+static gpointer scf_job_runner_finish(ScfJobRunner *self, GAsyncResult *result, gpointer tag,
+                                      int *steps_done, GError **error)
 {
     g_return_val_if_fail(g_task_is_valid(result, self), NULL);
+    g_return_val_if_fail(g_task_get_source_tag(G_TASK(result)) == tag, NULL);
     ScfJob *job = g_task_get_task_data(G_TASK(result));
     if (steps_done)
         *steps_done = g_atomic_int_get(&job->step);
     return g_task_propagate_pointer(G_TASK(result), error);
+}
+
+ScfGeneration *scf_job_runner_generate_finish(ScfJobRunner *self, GAsyncResult *result,
+                                              int *steps_done, GError **error)
+{
+    return scf_job_runner_finish(self, result, scf_job_runner_generate_async, steps_done, error);
+}
+
+ScfComparison *scf_job_runner_compare_finish(ScfJobRunner *self, GAsyncResult *result,
+                                             int *steps_done, GError **error)
+{
+    return scf_job_runner_finish(self, result, scf_job_runner_compare_async, steps_done, error);
 }
 
 void scf_job_runner_shutdown(ScfJobRunner *self)

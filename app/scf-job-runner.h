@@ -1,11 +1,12 @@
 /* Runs engine work on one worker thread, so that the main thread never does:
  * loading a model (the last one is kept loaded for the next job) and
- * sampling. Jobs run one at a time in the order given; each can be cancelled
+ * sampling, for a generation or a comparison. Jobs run one at a time in the order given; each can be cancelled
  * through its GCancellable and then stops within one sampling step. Progress
  * and results come back on the main context of the thread that started the
  * job, which must be the thread that owns it. */
 #pragma once
 #include <gio/gio.h>
+#include "scf-comparison.h"
 #include "scf-generation.h"
 
 G_BEGIN_DECLS
@@ -35,6 +36,16 @@ void scf_job_runner_generate_async(ScfJobRunner *self, const ScfGenerationReques
  * sampling steps the job completed, cancelled or not. */
 ScfGeneration *scf_job_runner_generate_finish(ScfJobRunner *self, GAsyncResult *result,
                                               int *steps_done, GError **error);
+
+/* Queues a comparison; progress counts the steps of all its columns. */
+void scf_job_runner_compare_async(ScfJobRunner *self, const ScfComparisonRequest *request,
+                                  GCancellable *cancellable, ScfJobProgressFunc progress,
+                                  gpointer progress_data, GDestroyNotify progress_destroy,
+                                  GAsyncReadyCallback callback, gpointer user_data);
+
+/* The comparison, or NULL as for scf_job_runner_generate_finish. */
+ScfComparison *scf_job_runner_compare_finish(ScfJobRunner *self, GAsyncResult *result,
+                                             int *steps_done, GError **error);
 
 /* Cancels every job and waits for the worker to end (at most the step or
  * model load under way); later jobs fail at once. Finalizing does it too. */

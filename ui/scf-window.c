@@ -1,5 +1,6 @@
 #include "scf-window.h"
 #include "scf-gallery-view.h"
+#include "scf-compare-view.h"
 #include "scf-generate-view.h"
 #include "scf-status-page.h"
 
@@ -8,6 +9,7 @@ struct _ScfWindow {
     GtkStack *stack;
     ScfGenerateView *generate_view;
     ScfGalleryView *gallery_view;
+    ScfCompareView *compare_view;
 };
 
 G_DEFINE_FINAL_TYPE(ScfWindow, scf_window, GTK_TYPE_APPLICATION_WINDOW)
@@ -28,11 +30,13 @@ static void scf_window_class_init(ScfWindowClass *klass)
     g_type_ensure(SCF_TYPE_STATUS_PAGE);
     g_type_ensure(SCF_TYPE_GENERATE_VIEW);
     g_type_ensure(SCF_TYPE_GALLERY_VIEW);
+    g_type_ensure(SCF_TYPE_COMPARE_VIEW);
     gtk_widget_class_set_template_from_resource(widget_class,
                                                 "/io/github/scflow/Studio/scf-window.ui");
     gtk_widget_class_bind_template_child(widget_class, ScfWindow, stack);
     gtk_widget_class_bind_template_child(widget_class, ScfWindow, generate_view);
     gtk_widget_class_bind_template_child(widget_class, ScfWindow, gallery_view);
+    gtk_widget_class_bind_template_child(widget_class, ScfWindow, compare_view);
 }
 
 static void scf_window_init(ScfWindow *self)
@@ -70,6 +74,12 @@ ScfGalleryView *scf_window_get_gallery_view(ScfWindow *self)
 {
     g_return_val_if_fail(SCF_IS_WINDOW(self), NULL);
     return self->gallery_view;
+}
+
+ScfCompareView *scf_window_get_compare_view(ScfWindow *self)
+{
+    g_return_val_if_fail(SCF_IS_WINDOW(self), NULL);
+    return self->compare_view;
 }
 
 ScfWindow *scf_window_new(GtkApplication *application)

@@ -4,6 +4,7 @@
 #pragma once
 #include <gtk/gtk.h>
 #include "scf-gallery-view.h"
+#include "scf-compare-view.h"
 #include "scf-generate-view.h"
 
 G_BEGIN_DECLS
@@ -18,6 +19,8 @@ ScfGenerateView *scf_window_get_generate_view(ScfWindow *self);
 
 /* The view of the Gallery page. */
 ScfGalleryView *scf_window_get_gallery_view(ScfWindow *self);
+/* The view of the Compare page. */
+ScfCompareView *scf_window_get_compare_view(ScfWindow *self);
 
 /* Presents the keyboard shortcuts window (scf-shortcuts-window.ui). */
 void scf_window_show_shortcuts(ScfWindow *self);

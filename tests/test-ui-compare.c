@@ -1,0 +1,451 @@
+/* The Compare page of the real application under Xvfb, with the real engine
+ * on the job runner's worker thread and tiny random-weight models written by
+ * the test: the empty state, a comparison at 1, 2 and 4 steps (three images
+ * shown, labelled with steps and time, the step-consistency figures, the
+ * same noise as a generation with the same seed), saving it as the PNG
+ * `scflow compare` writes (size, tiles, settings), a teacher column, and
+ * cancelling. Screenshots go to $SCF_TEST_OUT.
+ *
+ * The cases share one application and run in order; data, config and home
+ * folders are fresh temporary ones, and settings live in memory. */
+#include "build-config.h"
+#include "model-catalog.h"
+#include "scf-application.h"
+#include "scf-compare-controller.h"
+#include "scf-job-runner.h"
+#include "scf-window.h"
+#include "scflow.h"
+#include "tiny-model.h"
+#include "ui-harness.h"
+#include <glib/gstdio.h>
+#include <string.h>
+
+/* Generous: other work may share the machine's two cores. */
+#define WAIT_SECONDS 120
+/* What compare-grid.c draws: a margin, a label band, tiles at SCALE. */
+#define GRID_PAD 8
+#define GRID_LABEL_H 38
+#define GRID_SCALE 4
+
+static ScfApplication *app;
+static GSettings *settings;
+static char *root, *models_dir;
+
+/* ---- finding things ---- */
+
+static ScfWindow *main_window(void)
+{
+    GtkWindow *window = ui_app_window_of_type(GTK_APPLICATION(app), SCF_TYPE_WINDOW);
+    g_assert_nonnull(window);
+    return SCF_WINDOW(window);
+}
+
+static ScfCompareView *view(void)
+{
+    return scf_window_get_compare_view(main_window());
+}
+
+static ScfCompareController *controller(void)
+{
+    return g_object_get_data(G_OBJECT(main_window()), "scf-compare-controller");
+}
+
+static gboolean action_enabled(const char *name)
+{
+    return g_action_group_get_action_enabled(G_ACTION_GROUP(main_window()), name);
+}
+
+static char *model_path(const char *name)
+{
+    return g_build_filename(models_dir, name, NULL);
+}
+
+static const char *stack_page(GtkWidget *within, const char *a_page_name)
+{
+    g_autoptr(GPtrArray) stacks = g_ptr_array_new();
+    ui_collect_descendants(within, GTK_TYPE_STACK, stacks);
+    for (guint i = 0; i < stacks->len; i++)
+        if (gtk_stack_get_child_by_name(stacks->pdata[i], a_page_name))
+            return gtk_stack_get_visible_child_name(stacks->pdata[i]);
+    g_error("no stack with a page \"%s\"", a_page_name);
+}
+
+/* The pictures of the comparison shown, left to right. */
+static GPtrArray *pictures(void)
+{
+    GPtrArray *found = g_ptr_array_new();
+    g_autoptr(GPtrArray) all = g_ptr_array_new();
+    ui_collect_descendants(GTK_WIDGET(view()), GTK_TYPE_PICTURE, all);
+    for (guint i = 0; i < all->len; i++)
+        if (g_strcmp0(gtk_widget_get_name(all->pdata[i]), "compare-picture") == 0)
+            g_ptr_array_add(found, all->pdata[i]);
+    return found;
+}
+
+/* Every label's text on the page, one a line. */
+static char *page_text(void)
+{
+    g_autoptr(GPtrArray) labels = g_ptr_array_new();
+    ui_collect_descendants(GTK_WIDGET(view()), GTK_TYPE_LABEL, labels);
+    GString *text = g_string_new(NULL);
+    for (guint i = 0; i < labels->len; i++)
+        if (gtk_widget_get_mapped(labels->pdata[i]))
+            g_string_append_printf(text, "%s\n", gtk_label_get_label(labels->pdata[i]));
+    return g_string_free(text, FALSE);
+}
+
+/* ---- conditions ---- */
+
+static gboolean main_window_mapped(gpointer data)
+{
+    return ui_app_window_of_type(GTK_APPLICATION(app), SCF_TYPE_WINDOW) != NULL;
+}
+
+static gboolean view_idle(gpointer data)
+{
+    gboolean busy = TRUE;
+    g_object_get(view(), "busy", &busy, NULL);
+    return !busy;
+}
+
+static gboolean compare_ready(gpointer data)
+{
+    return action_enabled("compare") &&
+           g_strcmp0(stack_page(GTK_WIDGET(view()), "empty"), "main") == 0;
+}
+
+static gboolean page_shows(gpointer text)
+{
+    g_autofree char *all = page_text();
+    return strstr(all, text) != NULL;
+}
+
+static gboolean timer_done(gpointer data)
+{
+    return g_get_monotonic_time() >= *(gint64 *)data;
+}
+
+static void run_for_ms(int ms)
+{
+    gint64 until = g_get_monotonic_time() + ms * 1000;
+    g_assert_true(ui_wait_until(timer_done, &until, ms / 1000.0 + 1));
+}
+
+static void screenshot(const char *name)
+{
+    ui_wait_drawn(GTK_WIDGET(main_window()));
+    ui_save_screenshot(GTK_WIDGET(main_window()), name);
+}
+
+/* Compare, as the button does, and wait for the job to end. */
+static void compare(void)
+{
+    g_assert_true(action_enabled("compare"));
+    g_assert_true(gtk_widget_activate_action(GTK_WIDGET(view()), "win.compare", NULL));
+    g_assert_false(view_idle(NULL));
+    g_assert_true(ui_wait_until(view_idle, NULL, WAIT_SECONDS));
+}
+
+/* ---- the cases ---- */
+
+/* Without a model the page says so, and nothing can be compared. */
+static void test_empty_state(void)
+{
+    g_application_activate(G_APPLICATION(app));
+    g_assert_true(ui_wait_until(main_window_mapped, NULL, WAIT_SECONDS));
+    g_action_group_activate_action(G_ACTION_GROUP(main_window()), "page",
+                                   g_variant_new_string("compare"));
+    g_autofree char *embedded = scf_model_catalog_default_dir();
+    if (embedded) {
+        g_test_skip("an embedded model is installed, so there is no empty state");
+        return;
+    }
+    run_for_ms(200); /* the model scans run on threads */
+    g_assert_cmpstr(stack_page(GTK_WIDGET(view()), "empty"), ==, "empty");
+    g_assert_false(action_enabled("compare"));
+    screenshot("studio-compare-empty.png");
+}
+
+/* The teacher chooser offers the models of kind "teacher" after "None". */
+static void test_models(void)
+{
+    g_settings_set_string(settings, "default-model", "tiny-student");
+    g_settings_set_string(settings, "models-folder", models_dir);
+    g_assert_true(ui_wait_until(compare_ready, NULL, WAIT_SECONDS));
+    g_autoptr(GPtrArray) dropdowns = g_ptr_array_new();
+    ui_collect_descendants(GTK_WIDGET(view()), GTK_TYPE_DROP_DOWN, dropdowns);
+    g_assert_cmpuint(dropdowns->len, ==, 1);
+    GListModel *names = gtk_drop_down_get_model(dropdowns->pdata[0]);
+    g_assert_cmpuint(g_list_model_get_n_items(names), ==, 2);
+    g_assert_cmpstr(gtk_string_list_get_string(GTK_STRING_LIST(names), 1), ==, "tiny-teacher");
+    g_autofree char *teacher = NULL;
+    g_object_get(view(), "teacher", &teacher, NULL);
+    g_assert_null(teacher);
+    g_assert_true(page_shows("tiny-student"));
+}
+
+/* The pixels of texture, RGB. */
+static guchar *texture_rgb(GdkTexture *texture)
+{
+    int w = gdk_texture_get_width(texture), h = gdk_texture_get_height(texture);
+    g_autofree guchar *bgra = g_malloc((gsize)w * h * 4);
+    gdk_texture_download(texture, bgra, (gsize)w * 4);
+    guchar *rgb = g_malloc((gsize)w * h * 3);
+    for (int i = 0; i < w * h; i++) {
+        /* GDK_MEMORY_DEFAULT is B, G, R, A in memory on little-endian. */
+        rgb[3 * i + 0] = bgra[4 * i + 2];
+        rgb[3 * i + 1] = bgra[4 * i + 1];
+        rgb[3 * i + 2] = bgra[4 * i + 0];
+    }
+    return rgb;
+}
+
+typedef struct {
+    gboolean done;
+    ScfGeneration *generation;
+    GError *error;
+} job_outcome;
+
+static void generated(GObject *source, GAsyncResult *result, gpointer data)
+{
+    job_outcome *o = data;
+    o->generation = scf_job_runner_generate_finish(SCF_JOB_RUNNER(source), result, NULL,
+                                                   &o->error);
+    o->done = TRUE;
+}
+
+static gboolean job_done(gpointer data)
+{
+    return ((job_outcome *)data)->done;
+}
+
+/* One prompt and seed at 1, 2 and 4 steps: three pictures with their step
+ * counts and times, the three pairwise figures, each the mean absolute
+ * difference of the columns' images; the 1-step column is the very image a
+ * generation with that seed makes. */
+static void test_compare(void)
+{
+    g_object_set(view(), "prompt", "grinning face", "seed", (guint64)77, NULL);
+    int steps[8];
+    g_assert_cmpint(scf_compare_view_get_step_counts(view(), steps, 8), ==, 3);
+    g_assert_cmpint(steps[0], ==, 1);
+    g_assert_cmpint(steps[2], ==, 4);
+    compare();
+
+    g_autoptr(GPtrArray) shown = pictures();
+    g_assert_cmpuint(shown->len, ==, 3);
+    for (guint i = 0; i < shown->len; i++) {
+        g_assert_true(gtk_widget_get_mapped(shown->pdata[i]));
+        GdkPaintable *p = gtk_picture_get_paintable(shown->pdata[i]);
+        g_assert_cmpint(gdk_paintable_get_intrinsic_width(p), ==, 160); /* 32 × 5 */
+        g_assert_cmpstr(gtk_picture_get_alternative_text(shown->pdata[i]), ==, "grinning face");
+    }
+    g_autofree char *text = page_text();
+    g_printerr("# page:\n%s", text);
+    /* Each picture is labelled by its step count, then its time. */
+    const char *titles[] = { "\n1 step\n", "\n2 steps\n", "\n4 steps\n" };
+    for (gsize i = 0; i < G_N_ELEMENTS(titles); i++) {
+        const char *at = strstr(text, titles[i]);
+        g_assert_nonnull(at);
+        g_assert_true(g_regex_match_simple("^[0-9]+ ms per image\n", at + strlen(titles[i]), 0, 0));
+    }
+
+    ScfComparison *c = scf_compare_controller_get_comparison(controller());
+    g_assert_nonnull(c);
+    g_assert_cmpuint(c->columns->len, ==, 3);
+    for (guint i = 0; i < 3; i++) {
+        const ScfComparisonColumn *column = c->columns->pdata[i];
+        g_assert_cmpint(column->steps, ==, 1 << i);
+        g_assert_false(column->teacher);
+        g_assert_cmpfloat(column->seconds, >, 0);
+    }
+    const size_t n = 3 * 32 * 32;
+    const ScfComparisonColumn *one = c->columns->pdata[0], *four = c->columns->pdata[2];
+    double mad = scf_metric_mad(one->pixels, four->pixels, n);
+    g_assert_cmpfloat(mad, ==, c->mad[0 * 3 + 2]);
+    /* Random weights: different step counts give different images. */
+    g_assert_cmpfloat(mad, >, 1e-4);
+    g_assert_cmpfloat(mad, <, 1);
+    g_autofree char *figure = g_strdup_printf("1 step vs 4 steps: %.3f", mad);
+    g_assert_nonnull(strstr(text, figure));
+    g_assert_nonnull(strstr(text, "1 step vs 2 steps: "));
+    g_assert_nonnull(strstr(text, "2 steps vs 4 steps: "));
+
+    /* The same seed, the same noise: a 1-step generation is the 1-step column. */
+    g_autofree char *student = model_path("tiny-student");
+    ScfJobRunner *runner = g_object_new(SCF_TYPE_JOB_RUNNER, NULL);
+    ScfGenerationRequest r = { .model_dir = student, .device = "cpu", .threads = 0,
+                               .prompt = "grinning face", .steps = 1, .guidance = 1,
+                               .seed = 77, .batch = 1 };
+    job_outcome o = { 0 };
+    scf_job_runner_generate_async(runner, &r, NULL, NULL, NULL, NULL, NULL, generated, &o);
+    g_assert_true(ui_wait_until(job_done, &o, WAIT_SECONDS));
+    g_assert_no_error(o.error);
+    const ScfGeneratedImage *image = o.generation->images->pdata[0];
+    g_autofree guchar *generated_rgb = texture_rgb(image->texture);
+    g_assert_cmpmem(generated_rgb, n, one->image->data, n);
+    scf_generation_free(o.generation);
+    g_object_unref(runner);
+
+    screenshot("studio-compare-result.png");
+}
+
+static gboolean saved(gpointer path)
+{
+    return page_shows("Saved as");
+}
+
+/* Save as PNG writes the grid `scflow compare` writes: the three tiles
+ * enlarged four times under their labels, with the model's settings and the
+ * step counts compared. */
+static void test_save(void)
+{
+    /* Kept with the screenshots, to be looked at. */
+    const char *out = g_getenv("SCF_TEST_OUT");
+    g_assert_true(out && g_mkdir_with_parents(out, 0755) == 0);
+    g_autofree char *path = g_build_filename(out, "studio-compare-saved.png", NULL);
+    g_remove(path);
+    g_autoptr(GFile) file = g_file_new_for_path(path);
+    g_assert_true(gtk_widget_is_sensitive(GTK_WIDGET(view())));
+    g_signal_emit_by_name(view(), "save-requested", file);
+    g_assert_true(ui_wait_until(saved, path, WAIT_SECONDS));
+
+    g_autoptr(GError) error = NULL;
+    scf_gen_params p;
+    gboolean found = FALSE;
+    g_autoptr(scf_image) grid = scf_png_read(path, &p, &found, &error);
+    g_assert_no_error(error);
+    g_assert_true(found);
+    const int tile = 32 * GRID_SCALE;
+    g_assert_cmpint(grid->width, ==, GRID_PAD + 3 * (tile + GRID_PAD));
+    g_assert_cmpint(grid->height, ==, GRID_PAD + GRID_LABEL_H + tile + GRID_PAD);
+    g_assert_cmpstr(p.prompt, ==, "grinning face");
+    g_assert_cmpuint(p.seed, ==, 77);
+    g_assert_cmpint(p.steps, ==, 1);
+    g_assert_cmpstr(p.model_name, ==, "tiny-student");
+    g_assert_cmpstr(scf_gen_params_get_extra(&p, "Compare steps"), ==, "1,2,4");
+    scf_gen_params_clear(&p);
+
+    /* Every tile pixel is its image's pixel, enlarged with square pixels. */
+    ScfComparison *c = scf_compare_controller_get_comparison(controller());
+    for (guint i = 0; i < 3; i++) {
+        const scf_image *img = ((ScfComparisonColumn *)c->columns->pdata[i])->image;
+        int x0 = GRID_PAD + (int)i * (tile + GRID_PAD), y0 = GRID_PAD + GRID_LABEL_H;
+        for (int y = 0; y < tile; y++)
+            for (int x = 0; x < tile; x++) {
+                const guint8 *got = grid->data + ((size_t)(y0 + y) * grid->width + x0 + x) * 3;
+                const guint8 *want = img->data + ((size_t)(y / GRID_SCALE) * 32 + x / GRID_SCALE) * 3;
+                if (memcmp(got, want, 3) != 0)
+                    g_error("tile %u pixel (%d, %d) differs from its image", i, x, y);
+            }
+    }
+}
+
+/* A teacher adds a column at its own step count, and figures against it. */
+static void test_teacher(void)
+{
+    g_autofree char *teacher = model_path("tiny-teacher");
+    g_object_set(view(), "teacher", teacher, NULL);
+    int teacher_steps = 0;
+    g_object_get(view(), "teacher-steps", &teacher_steps, NULL);
+    g_assert_cmpint(teacher_steps, ==, 8); /* the teacher's own default */
+    g_object_set(view(), "teacher-steps", 3, NULL);
+    compare();
+    g_autoptr(GPtrArray) shown = pictures();
+    g_assert_cmpuint(shown->len, ==, 4);
+    for (guint i = 0; i < shown->len; i++) {
+        GdkPaintable *p = gtk_picture_get_paintable(shown->pdata[i]);
+        g_assert_cmpint(gdk_paintable_get_intrinsic_width(p), ==, 128); /* 32 × 4: four fit */
+    }
+    g_autofree char *text = page_text();
+    g_assert_nonnull(strstr(text, "\nteacher, 3 steps\n"));
+    g_assert_nonnull(strstr(text, "1 step vs teacher, 3 steps: "));
+    ScfComparison *c = scf_compare_controller_get_comparison(controller());
+    const ScfComparisonColumn *last = c->columns->pdata[3];
+    g_assert_true(last->teacher);
+    g_assert_cmpint(last->steps, ==, 3);
+    screenshot("studio-compare-teacher.png");
+}
+
+/* Cancel stops a long comparison and leaves the last results shown. */
+static void test_cancel(void)
+{
+    g_object_set(view(), "teacher-steps", 1000, NULL);
+    g_assert_true(gtk_widget_activate_action(GTK_WIDGET(view()), "win.compare", NULL));
+    g_assert_true(action_enabled("compare-cancel"));
+    g_assert_true(gtk_widget_activate_action(GTK_WIDGET(view()), "win.compare-cancel", NULL));
+    g_assert_true(ui_wait_until(view_idle, NULL, WAIT_SECONDS));
+    g_assert_true(page_shows("Cancelled after step"));
+    g_autoptr(GPtrArray) shown = pictures();
+    g_assert_cmpuint(shown->len, ==, 4);
+    g_assert_false(action_enabled("compare-cancel"));
+    g_assert_true(action_enabled("compare"));
+    g_object_set(view(), "teacher", NULL, NULL);
+}
+
+static gboolean no_windows(gpointer data)
+{
+    return gtk_application_get_windows(GTK_APPLICATION(app)) == NULL;
+}
+
+static void test_quit(void)
+{
+    g_action_group_activate_action(G_ACTION_GROUP(app), "quit", NULL);
+    g_assert_true(ui_wait_until(no_windows, NULL, WAIT_SECONDS));
+}
+
+/* ---- setup ---- */
+
+static void write_models(void)
+{
+    g_autoptr(GError) error = NULL;
+    models_dir = g_build_filename(root, "models", NULL);
+    g_assert_true(chk_tiny_model_write(models_dir, "tiny-teacher", 8, 1.0, &error));
+    g_assert_no_error(error);
+    g_assert_true(chk_tiny_model_write(models_dir, "tiny-student", 1, 1.0, &error));
+    g_assert_no_error(error);
+}
+
+int main(int argc, char **argv)
+{
+    root = ui_isolate_folders("scf-ui-compare");
+    /* Software GL under Xvfb is slow to start; cairo draws the same pixels
+     * for these checks (see test-ui-generate.c). */
+    g_setenv("GSK_RENDERER", "cairo", FALSE);
+    g_test_init(&argc, &argv, NULL);
+    if (!gtk_init_check()) {
+        g_printerr("test-ui-compare: skipped: cannot open a display\n");
+        return 77;
+    }
+    if (g_strcmp0(g_getenv("GSETTINGS_BACKEND"), "memory") != 0) {
+        g_printerr("test-ui-compare: GSETTINGS_BACKEND must be \"memory\", so that the tests "
+                   "never touch the user's settings\n");
+        return 1;
+    }
+    g_assert_true(scf_application_schema_installed());
+    g_object_set(gtk_settings_get_default(), "gtk-enable-animations", FALSE, NULL);
+    write_models();
+
+    settings = g_settings_new(SCF_APP_ID);
+    g_settings_set_string(settings, "device", "cpu");
+    app = scf_application_new(G_APPLICATION_NON_UNIQUE);
+    g_autoptr(GError) error = NULL;
+    if (!g_application_register(G_APPLICATION(app), NULL, &error))
+        g_error("registering the application: %s", error->message);
+
+    g_test_add_func("/ui/compare/empty-state", test_empty_state);
+    g_test_add_func("/ui/compare/models", test_models);
+    g_test_add_func("/ui/compare/compare", test_compare);
+    g_test_add_func("/ui/compare/save", test_save);
+    g_test_add_func("/ui/compare/teacher", test_teacher);
+    g_test_add_func("/ui/compare/cancel", test_cancel);
+    g_test_add_func("/ui/compare/quit", test_quit);
+    int status = g_test_run();
+
+    g_object_unref(app);
+    g_object_unref(settings);
+    ui_remove_tree(root);
+    g_free(root);
+    g_free(models_dir);
+    return status;
+}
