@@ -408,22 +408,10 @@ static void write_models(void)
 
 int main(int argc, char **argv)
 {
-    root = ui_isolate_folders("scf-ui-compare");
-    /* Software GL under Xvfb is slow to start; cairo draws the same pixels
-     * for these checks (see test-ui-generate.c). */
-    g_setenv("GSK_RENDERER", "cairo", FALSE);
-    g_test_init(&argc, &argv, NULL);
-    if (!gtk_init_check()) {
-        g_printerr("test-ui-compare: skipped: cannot open a display\n");
-        return 77;
-    }
-    if (g_strcmp0(g_getenv("GSETTINGS_BACKEND"), "memory") != 0) {
-        g_printerr("test-ui-compare: GSETTINGS_BACKEND must be \"memory\", so that the tests "
-                   "never touch the user's settings\n");
-        return 1;
-    }
+    int early = ui_test_begin("scf-ui-compare", &argc, &argv, &root);
+    if (early >= 0)
+        return early;
     g_assert_true(scf_application_schema_installed());
-    g_object_set(gtk_settings_get_default(), "gtk-enable-animations", FALSE, NULL);
     write_models();
 
     settings = g_settings_new(SCF_APP_ID);

@@ -602,19 +602,10 @@ static void fill_gallery(void)
 
 int main(int argc, char **argv)
 {
-    root = ui_isolate_folders("scf-ui-gallery");
-    g_setenv("GSK_RENDERER", "cairo", FALSE); /* as test-ui-generate: no software GL stalls */
-    g_test_init(&argc, &argv, NULL);
-    if (!gtk_init_check()) {
-        g_printerr("test-ui-gallery: skipped: cannot open a display\n");
-        return 77;
-    }
-    if (g_strcmp0(g_getenv("GSETTINGS_BACKEND"), "memory") != 0) {
-        g_printerr("test-ui-gallery: GSETTINGS_BACKEND must be \"memory\"\n");
-        return 1;
-    }
+    int early = ui_test_begin("scf-ui-gallery", &argc, &argv, &root);
+    if (early >= 0)
+        return early;
     g_assert_true(scf_application_schema_installed());
-    g_object_set(gtk_settings_get_default(), "gtk-enable-animations", FALSE, NULL);
 
     g_autoptr(GError) error = NULL;
     models_dir = g_build_filename(root, "models", NULL);

@@ -617,26 +617,10 @@ static void write_models(void)
 
 int main(int argc, char **argv)
 {
-    root = ui_isolate_folders("scf-ui-generate");
-    /* Xvfb offers only llvmpipe's software GL, whose shader compiler stalls
-     * the main loop for hundreds of milliseconds the first time each kind
-     * of content is drawn: a cost of drawing in software, which would
-     * drown the figure measured here, the engine's effect on the main loop.
-     * Cairo is what GTK draws with where there is no GL. GSK_RENDERER=gl
-     * measures with GL. */
-    g_setenv("GSK_RENDERER", "cairo", FALSE);
-    g_test_init(&argc, &argv, NULL);
-    if (!gtk_init_check()) {
-        g_printerr("test-ui-generate: skipped: cannot open a display\n");
-        return 77;
-    }
-    if (g_strcmp0(g_getenv("GSETTINGS_BACKEND"), "memory") != 0) {
-        g_printerr("test-ui-generate: GSETTINGS_BACKEND must be \"memory\", so that the tests "
-                   "never touch the user's settings\n");
-        return 1;
-    }
+    int early = ui_test_begin("scf-ui-generate", &argc, &argv, &root);
+    if (early >= 0)
+        return early;
     g_assert_true(scf_application_schema_installed());
-    g_object_set(gtk_settings_get_default(), "gtk-enable-animations", FALSE, NULL);
     write_models();
 
     settings = g_settings_new(SCF_APP_ID);

@@ -125,3 +125,26 @@ void ui_remove_tree(const char *path)
     }
     g_rmdir(path);
 }
+
+int ui_test_begin(const char *name, int *argc, char ***argv, char **root)
+{
+    *root = ui_isolate_folders(name);
+    /* Xvfb offers only llvmpipe's software GL, whose shader compiler stalls
+     * the main loop for hundreds of milliseconds the first time each kind of
+     * content is drawn: a cost of drawing in software that would drown what
+     * the tests measure (the engine's effect on the main loop). Cairo is what
+     * GTK draws with where there is no GL; GSK_RENDERER=gl measures with GL. */
+    g_setenv("GSK_RENDERER", "cairo", FALSE);
+    g_test_init(argc, argv, NULL);
+    if (!gtk_init_check()) {
+        g_printerr("%s: skipped: cannot open a display\n", name);
+        return 77;
+    }
+    if (g_strcmp0(g_getenv("GSETTINGS_BACKEND"), "memory") != 0) {
+        g_printerr("%s: GSETTINGS_BACKEND must be \"memory\", so that the tests never touch "
+                   "the user's settings\n", name);
+        return 1;
+    }
+    g_object_set(gtk_settings_get_default(), "gtk-enable-animations", FALSE, NULL);
+    return -1;
+}

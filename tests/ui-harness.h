@@ -7,6 +7,13 @@ G_BEGIN_DECLS
 
 typedef gboolean (*ui_condition)(gpointer data);
 
+/* The start of an application UI test (name for messages): private home and
+ * XDG folders (their root in *root), the Cairo renderer unless GSK_RENDERER
+ * says otherwise, g_test_init, a display, settings in memory, no
+ * animations. Returns -1 to go on, else the status to exit with (77 when no
+ * display can be opened). */
+int ui_test_begin(const char *name, int *argc, char ***argv, char **root);
+
 /* Runs the main loop until cond holds; FALSE after seconds. */
 gboolean ui_wait_until(ui_condition cond, gpointer data, double seconds);
 /* Waits until widget has been laid out and drawn with its current state. */
