@@ -262,9 +262,7 @@ static void scf_gallery_controller_export(ScfGalleryController *self, ScfGallery
     scf_gallery_view_show_message(self->view, text);
 }
 
-/* The Generate page takes the image's settings. The model goes first: a
- * model chosen sets its own default steps and guidance, which the image's
- * replace. */
+/* The Generate page takes the image's settings. */
 static void scf_gallery_controller_use_settings(ScfGalleryController *self, ScfGalleryItem *item)
 {
     g_autofree char *prompt = NULL, *negative = NULL, *model = NULL;
@@ -273,23 +271,8 @@ static void scf_gallery_controller_use_settings(ScfGalleryController *self, ScfG
     double guidance = 1;
     g_object_get(item, "prompt", &prompt, "negative-prompt", &negative, "model", &model, "seed",
                  &seed, "steps", &steps, "guidance", &guidance, NULL);
-    const char *id = scf_generate_controller_find_model(self->generate, model);
-    if (id)
-        g_object_set(self->generate_view, "model", id, NULL);
-    /* Out-of-range values (a seed above 2^32 from another tool) are clamped
-     * by the view's property ranges rather than refused. */
-    GParamSpec *seed_spec = g_object_class_find_property(G_OBJECT_GET_CLASS(self->generate_view),
-                                                         "seed");
-    guint64 max_seed = G_PARAM_SPEC_UINT64(seed_spec)->maximum;
-    g_object_set(self->generate_view, "prompt", prompt, "negative-prompt", negative,
-                 "random-seed", FALSE, "seed", MIN(seed, max_seed), "steps", CLAMP(steps, 1, 1000),
-                 "guidance", CLAMP(guidance, 0, 30), NULL);
-    gtk_widget_activate_action(GTK_WIDGET(self->window), "win.page", "s", "generate");
-    if (!id) {
-        g_autofree char *text = g_strdup_printf(
-            _("The model “%s” is not installed; the settings were taken without it"), model);
-        scf_generate_view_show_error(self->generate_view, text);
-    }
+    scf_generate_controller_apply_settings(self->generate, prompt, negative, model, seed, steps,
+                                           guidance);
 }
 
 static void scf_gallery_controller_search_activated(GSimpleAction *action, GVariant *param,

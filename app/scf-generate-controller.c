@@ -47,6 +47,66 @@ const char *scf_generate_controller_find_model(ScfGenerateController *self, cons
     return NULL;
 }
 
+void scf_generate_controller_apply_settings(ScfGenerateController *self, const char *prompt,
+                                            const char *negative, const char *model,
+                                            guint64 seed, int steps, double guidance)
+{
+    const char *id = scf_generate_controller_find_model(self, model);
+    if (id)
+        g_object_set(self->view, "model", id, NULL);
+    /* Out-of-range values (a seed above the view's range from another tool)
+     * are clamped by the view's property ranges rather than refused. */
+    GParamSpec *seed_spec = g_object_class_find_property(G_OBJECT_GET_CLASS(self->view), "seed");
+    guint64 max_seed = G_PARAM_SPEC_UINT64(seed_spec)->maximum;
+    g_object_set(self->view, "prompt", prompt ? prompt : "", "negative-prompt",
+                 negative ? negative : "", "random-seed", FALSE, "seed", MIN(seed, max_seed),
+                 "steps", CLAMP(steps, 1, 1000), "guidance", CLAMP(guidance, 0, 30), NULL);
+    gtk_widget_activate_action(GTK_WIDGET(self->window), "win.page", "s", "generate");
+    if (model && *model && !id) {
+        g_autofree char *text = g_strdup_printf(
+            _("The model “%s” is not installed; the settings were taken without it"), model);
+        scf_generate_view_show_error(self->view, text);
+    }
+}
+
+gboolean scf_generate_controller_restore_from_png(ScfGenerateController *self, const char *path,
+                                                  GError **error)
+{
+    scf_gen_params p;
+    gboolean found = FALSE;
+    /* only the text chunks are read: fast enough for the main thread */
+    if (!scf_png_read_params(path, &p, &found, error))
+        return FALSE;
+    if (!found) {
+        scf_gen_params_clear(&p);
+        g_set_error(error, SCF_ERROR, SCF_ERROR_FORMAT, _("%s holds no generation settings"), path);
+        return FALSE;
+    }
+    scf_generate_controller_apply_settings(self, p.prompt, p.negative_prompt, p.model_name, p.seed,
+                                           p.steps > 0 ? p.steps : 1,
+                                           p.guidance > 0 ? p.guidance : 1.0);
+    scf_gen_params_clear(&p);
+    return TRUE;
+}
+
+static gboolean scf_generate_controller_dropped(GtkDropTarget *target, const GValue *value,
+                                                double x, double y, gpointer data)
+{
+    ScfGenerateController *self = data;
+    GFile *file = g_value_get_object(value);
+    g_autofree char *path = file ? g_file_get_path(file) : NULL;
+    g_autoptr(GError) error = NULL;
+    if (!path) {
+        scf_generate_view_show_error(self->view, _("Only local PNG files can be dropped here"));
+        return FALSE;
+    }
+    if (!scf_generate_controller_restore_from_png(self, path, &error)) {
+        scf_generate_view_show_error(self->view, error->message);
+        return FALSE;
+    }
+    return TRUE;
+}
+
 static const scf_model_entry *scf_generate_controller_model(ScfGenerateController *self)
 {
     g_autofree char *id = NULL;
@@ -393,6 +453,10 @@ ScfGenerateController *scf_generate_controller_attach(GtkApplicationWindow *wind
     g_signal_connect_object(window, "destroy",
                             G_CALLBACK(scf_generate_controller_window_destroyed), self,
                             G_CONNECT_SWAPPED);
+    /* a PNG dropped anywhere on the window restores its settings */
+    GtkDropTarget *drop = gtk_drop_target_new(G_TYPE_FILE, GDK_ACTION_COPY);
+    g_signal_connect_object(drop, "drop", G_CALLBACK(scf_generate_controller_dropped), self, 0);
+    gtk_widget_add_controller(GTK_WIDGET(window), GTK_EVENT_CONTROLLER(drop));
     scf_generate_controller_update(self);
     scf_generate_controller_rescan(self);
     return self;

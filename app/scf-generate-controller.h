@@ -29,6 +29,20 @@ ScfGenerateController *scf_generate_controller_attach(GtkApplicationWindow *wind
  * model of that name is known. */
 const char *scf_generate_controller_find_model(ScfGenerateController *self, const char *name);
 
+/* Puts settings on the Generate page and shows it: the model first (a
+ * chosen model sets its own default steps and guidance, which these
+ * replace), then prompt, negative prompt, a fixed seed, steps and guidance.
+ * A model that is not installed is said in the view; the rest still apply. */
+void scf_generate_controller_apply_settings(ScfGenerateController *self, const char *prompt,
+                                            const char *negative, const char *model,
+                                            guint64 seed, int steps, double guidance);
+
+/* Restores the settings stored in a PNG (ours, or written the A1111 way), as
+ * dropping it on the window does; FALSE with an error naming the file when it
+ * is not a PNG or holds no settings. */
+gboolean scf_generate_controller_restore_from_png(ScfGenerateController *self, const char *path,
+                                                  GError **error);
+
 /* The folder generated images are written to. */
 char *scf_generate_controller_output_folder(GSettings *settings);
 

@@ -615,6 +615,38 @@ static void write_models(void)
     g_assert_true(g_file_set_contents(config, "{\"format\": ", -1, NULL));
 }
 
+/* Dropping a PNG restores its settings: one written the A1111 way by
+ * Pillow (tests/fixtures/png), and a file with no settings is an error that
+ * names it. Runs what the window's drop target runs. */
+static void test_drop_png(void)
+{
+    ScfGenerateController *c = g_object_get_data(G_OBJECT(main_window()), "scf-generate-controller");
+    g_assert_nonnull(c);
+    g_autofree char *a1111 = g_build_filename(g_getenv("SCF_FIXTURES"), "png", "a1111.png", NULL);
+    GError *error = NULL;
+    g_assert_true(scf_generate_controller_restore_from_png(c, a1111, &error));
+    g_assert_no_error(error);
+    g_autofree char *prompt = NULL, *negative = NULL;
+    guint64 seed = 0;
+    int steps = 0;
+    double guidance = 0;
+    gboolean random_seed = TRUE;
+    g_object_get(view(), "prompt", &prompt, "negative-prompt", &negative, "seed", &seed, "steps",
+                 &steps, "guidance", &guidance, "random-seed", &random_seed, NULL);
+    g_assert_cmpstr(prompt, ==, "a café at night, (masterpiece:1.2)\nwide shot, 35mm");
+    g_assert_cmpstr(negative, ==, "blurry, lowres\nwatermark");
+    g_assert_cmpuint(seed, ==, 1234567890);
+    g_assert_cmpint(steps, ==, 20);
+    g_assert_cmpfloat(guidance, ==, 7.5);
+    g_assert_false(random_seed);
+
+    g_autofree char *not_png = g_build_filename(root, "notes.txt", NULL);
+    g_assert_true(g_file_set_contents(not_png, "hello", -1, NULL));
+    g_assert_false(scf_generate_controller_restore_from_png(c, not_png, &error));
+    g_assert_nonnull(strstr(error->message, "notes.txt"));
+    g_clear_error(&error);
+}
+
 int main(int argc, char **argv)
 {
     int early = ui_test_begin("scf-ui-generate", &argc, &argv, &root);
@@ -639,6 +671,7 @@ int main(int argc, char **argv)
     g_test_add_func("/ui/generate/live", test_live);
     g_test_add_func("/ui/generate/error", test_error);
     g_test_add_func("/ui/generate/runner-supersede", test_runner_supersede);
+    g_test_add_func("/ui/generate/drop-png", test_drop_png);
     g_test_add_func("/ui/generate/quit", test_quit);
     int status = g_test_run();
 
