@@ -2,6 +2,7 @@
 #include "scf-application.h"
 #include "scf-gallery-controller.h"
 #include "scf-compare-controller.h"
+#include "scf-training-controller.h"
 #include "scf-generate-controller.h"
 #include "scf-job-runner.h"
 #include "scf-preferences-window.h"
@@ -158,6 +159,8 @@ static void scf_application_activate(GApplication *application)
                                       scf_window_get_compare_view(window),
                                       scf_window_get_generate_view(window), self->settings,
                                       self->runner);
+        scf_training_controller_attach(GTK_APPLICATION_WINDOW(window),
+                                       scf_window_get_training_view(window), self->settings);
     }
     gtk_window_present(GTK_WINDOW(window));
 }

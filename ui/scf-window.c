@@ -3,6 +3,7 @@
 #include "scf-compare-view.h"
 #include "scf-generate-view.h"
 #include "scf-status-page.h"
+#include "scf-training-view.h"
 
 struct _ScfWindow {
     GtkApplicationWindow parent_instance;
@@ -10,6 +11,7 @@ struct _ScfWindow {
     ScfGenerateView *generate_view;
     ScfGalleryView *gallery_view;
     ScfCompareView *compare_view;
+    ScfTrainingView *training_view;
 };
 
 G_DEFINE_FINAL_TYPE(ScfWindow, scf_window, GTK_TYPE_APPLICATION_WINDOW)
@@ -31,12 +33,14 @@ static void scf_window_class_init(ScfWindowClass *klass)
     g_type_ensure(SCF_TYPE_GENERATE_VIEW);
     g_type_ensure(SCF_TYPE_GALLERY_VIEW);
     g_type_ensure(SCF_TYPE_COMPARE_VIEW);
+    g_type_ensure(SCF_TYPE_TRAINING_VIEW);
     gtk_widget_class_set_template_from_resource(widget_class,
                                                 "/io/github/scflow/Studio/scf-window.ui");
     gtk_widget_class_bind_template_child(widget_class, ScfWindow, stack);
     gtk_widget_class_bind_template_child(widget_class, ScfWindow, generate_view);
     gtk_widget_class_bind_template_child(widget_class, ScfWindow, gallery_view);
     gtk_widget_class_bind_template_child(widget_class, ScfWindow, compare_view);
+    gtk_widget_class_bind_template_child(widget_class, ScfWindow, training_view);
 }
 
 static void scf_window_init(ScfWindow *self)
@@ -80,6 +84,12 @@ ScfCompareView *scf_window_get_compare_view(ScfWindow *self)
 {
     g_return_val_if_fail(SCF_IS_WINDOW(self), NULL);
     return self->compare_view;
+}
+
+ScfTrainingView *scf_window_get_training_view(ScfWindow *self)
+{
+    g_return_val_if_fail(SCF_IS_WINDOW(self), NULL);
+    return self->training_view;
 }
 
 ScfWindow *scf_window_new(GtkApplication *application)

@@ -6,6 +6,7 @@
 #include "scf-gallery-view.h"
 #include "scf-compare-view.h"
 #include "scf-generate-view.h"
+#include "scf-training-view.h"
 
 G_BEGIN_DECLS
 
@@ -21,6 +22,8 @@ ScfGenerateView *scf_window_get_generate_view(ScfWindow *self);
 ScfGalleryView *scf_window_get_gallery_view(ScfWindow *self);
 /* The view of the Compare page. */
 ScfCompareView *scf_window_get_compare_view(ScfWindow *self);
+/* The view of the Training page. */
+ScfTrainingView *scf_window_get_training_view(ScfWindow *self);
 
 /* Presents the keyboard shortcuts window (scf-shortcuts-window.ui). */
 void scf_window_show_shortcuts(ScfWindow *self);

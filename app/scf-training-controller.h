@@ -1,0 +1,31 @@
+/* Joins a window's Training page to the `scflow train` / `scflow distill`
+ * command line tools: builds the command from the view's settings, runs it
+ * as a child process (found next to this program, else on PATH) that
+ * outlives the window, stops it with SIGTERM (the tool checkpoints, then
+ * exits), resumes stopped runs, and follows the shown run folder once a
+ * second off the main thread: metrics.jsonl, the tool's log RUN/studio.log
+ * and the newest sample grid. Runs live in USER_DATA_DIR/scflow-studio/runs
+ * unless the run folder says otherwise; those found there are listed.
+ *
+ * Window actions: win.training-start, win.training-stop,
+ * win.training-resume, win.training-open (a finished run's model on the
+ * Generate page). */
+#pragma once
+#include <gtk/gtk.h>
+#include "scf-training-view.h"
+
+G_BEGIN_DECLS
+
+#define SCF_TYPE_TRAINING_CONTROLLER (scf_training_controller_get_type())
+G_DECLARE_FINAL_TYPE(ScfTrainingController, scf_training_controller, SCF, TRAINING_CONTROLLER,
+                     GObject)
+
+/* Adds the actions to window, which must hold view; the controller lives as
+ * long as the window. */
+ScfTrainingController *scf_training_controller_attach(GtkApplicationWindow *window,
+                                                      ScfTrainingView *view, GSettings *settings);
+
+/* The folder runs are listed from (and new ones made in). */
+char *scf_training_controller_runs_folder(void);
+
+G_END_DECLS
