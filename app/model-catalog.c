@@ -16,7 +16,10 @@ void scf_model_entry_free(scf_model_entry *e)
 
 char *scf_model_catalog_default_dir(void)
 {
-    const char *roots[] = { SCF_DATADIR, SCF_SOURCE_DATADIR };
+    /* SCFLOW_DATADIR replaces both places (a relocated install, or tests
+     * that need a machine without the embedded model) */
+    const char *env = g_getenv("SCFLOW_DATADIR");
+    const char *roots[] = { env ? env : SCF_DATADIR, env ? env : SCF_SOURCE_DATADIR };
     for (size_t i = 0; i < G_N_ELEMENTS(roots); i++) {
         g_autofree char *file = g_build_filename(roots[i], "models", "default", NULL);
         g_autofree char *name = NULL;

@@ -16,6 +16,7 @@ struct _ScfGenerateController {
     GSimpleAction *generate_action, *cancel_action;
     GPtrArray *models;              /* scf_model_entry, in the view's order */
     gboolean listing;               /* the view's model changes because of a new list */
+    gboolean first_listed;          /* a model has been shown since the window opened */
     GCancellable *scan;             /* the model scan under way */
     GCancellable *job;              /* the generation the view shows; NULL when idle */
     int job_steps;
@@ -182,6 +183,18 @@ static void scf_generate_controller_scanned(GObject *source, GAsyncResult *resul
     scf_generate_view_set_models(self->view, (const char *const *)ids->pdata,
                                  (const char *const *)names->pdata, selected ? selected->dir : NULL);
     self->listing = FALSE;
+    /* The first model shown brings its own steps and guidance (32 and 1.5
+     * for a teacher, 1 and 1 for a one-step student) unless the user chose
+     * default steps and guidance in the preferences. */
+    if (selected && !self->first_listed) {
+        g_autoptr(GVariant) steps = g_settings_get_user_value(self->settings, "default-steps");
+        g_autoptr(GVariant) guidance = g_settings_get_user_value(self->settings, "default-guidance");
+        if (!steps)
+            g_object_set(self->view, "steps", selected->default_steps, NULL);
+        if (!guidance)
+            g_object_set(self->view, "guidance", selected->default_guidance, NULL);
+    }
+    self->first_listed = self->first_listed || selected;
     scf_generate_controller_update(self);
 }
 
