@@ -383,15 +383,9 @@ static void test_cancel(void)
     g_object_set(view(), "teacher", NULL, NULL);
 }
 
-static gboolean no_windows(gpointer data)
-{
-    return gtk_application_get_windows(GTK_APPLICATION(app)) == NULL;
-}
-
 static void test_quit(void)
 {
-    g_action_group_activate_action(G_ACTION_GROUP(app), "quit", NULL);
-    g_assert_true(ui_wait_until(no_windows, NULL, WAIT_SECONDS));
+    ui_app_quit(GTK_APPLICATION(app), WAIT_SECONDS);
 }
 
 /* ---- setup ---- */
@@ -417,9 +411,7 @@ int main(int argc, char **argv)
     settings = g_settings_new(SCF_APP_ID);
     g_settings_set_string(settings, "device", "cpu");
     app = scf_application_new(G_APPLICATION_NON_UNIQUE);
-    g_autoptr(GError) error = NULL;
-    if (!g_application_register(G_APPLICATION(app), NULL, &error))
-        g_error("registering the application: %s", error->message);
+    ui_app_register(G_APPLICATION(app));
 
     g_test_add_func("/ui/compare/empty-state", test_empty_state);
     g_test_add_func("/ui/compare/models", test_models);

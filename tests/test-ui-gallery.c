@@ -557,15 +557,9 @@ static void test_big_gallery(void)
                    BIG_ROWS, (g_get_monotonic_time() - start) / 1e3);
 }
 
-static gboolean no_windows(gpointer data)
-{
-    return gtk_application_get_windows(GTK_APPLICATION(app)) == NULL;
-}
-
 static void test_quit(void)
 {
-    g_action_group_activate_action(G_ACTION_GROUP(app), "quit", NULL);
-    g_assert_true(ui_wait_until(no_windows, NULL, WAIT_SECONDS));
+    ui_app_quit(GTK_APPLICATION(app), WAIT_SECONDS);
 }
 
 /* ---- setup ---- */
@@ -617,8 +611,7 @@ int main(int argc, char **argv)
     fill_gallery();
 
     app = scf_application_new(G_APPLICATION_NON_UNIQUE);
-    if (!g_application_register(G_APPLICATION(app), NULL, &error))
-        g_error("registering the application: %s", error->message);
+    ui_app_register(G_APPLICATION(app));
 
     g_test_add_func("/ui/gallery/grid", test_grid);
     g_test_add_func("/ui/gallery/detail", test_detail);

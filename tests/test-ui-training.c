@@ -214,15 +214,9 @@ static void test_stop(void)
     screenshot("training-stopped.png");
 }
 
-static gboolean no_windows(gpointer data)
-{
-    return gtk_application_get_windows(GTK_APPLICATION(app)) == NULL;
-}
-
 static void test_quit(void)
 {
-    g_action_group_activate_action(G_ACTION_GROUP(app), "quit", NULL);
-    g_assert_true(ui_wait_until(no_windows, NULL, WAIT_SECONDS));
+    ui_app_quit(GTK_APPLICATION(app), WAIT_SECONDS);
 }
 
 /* The emoji dataset and a config like the fixture's but with 100000 steps. */
@@ -274,9 +268,7 @@ int main(int argc, char **argv)
     settings = g_settings_new(SCF_APP_ID);
     g_settings_set_string(settings, "device", "cpu");
     app = scf_application_new(G_APPLICATION_NON_UNIQUE);
-    g_autoptr(GError) error = NULL;
-    if (!g_application_register(G_APPLICATION(app), NULL, &error))
-        g_error("registering the application: %s", error->message);
+    ui_app_register(G_APPLICATION(app));
 
     g_test_add_func("/ui/training/command-preview", test_command_preview);
     g_test_add_func("/ui/training/train-to-end", test_train_to_end);

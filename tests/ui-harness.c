@@ -148,3 +148,21 @@ int ui_test_begin(const char *name, int *argc, char ***argv, char **root)
     g_object_set(gtk_settings_get_default(), "gtk-enable-animations", FALSE, NULL);
     return -1;
 }
+
+void ui_app_register(GApplication *app)
+{
+    g_autoptr(GError) error = NULL;
+    if (!g_application_register(app, NULL, &error))
+        g_error("registering the application: %s", error->message);
+}
+
+static gboolean ui_no_windows(gpointer app)
+{
+    return gtk_application_get_windows(GTK_APPLICATION(app)) == NULL;
+}
+
+void ui_app_quit(GtkApplication *app, double seconds)
+{
+    g_action_group_activate_action(G_ACTION_GROUP(app), "quit", NULL);
+    g_assert_true(ui_wait_until(ui_no_windows, app, seconds));
+}

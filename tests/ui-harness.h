@@ -19,6 +19,11 @@ gboolean ui_wait_until(ui_condition cond, gpointer data, double seconds);
 /* Waits until widget has been laid out and drawn with its current state. */
 void ui_wait_drawn(GtkWidget *widget);
 
+/* Registers app (aborting the test with the reason when it cannot). */
+void ui_app_register(GApplication *app);
+/* Activates app.quit and asserts that every window is gone within seconds. */
+void ui_app_quit(GtkApplication *app, double seconds);
+
 /* The first mapped window of app of the given type, or NULL. */
 GtkWindow *ui_app_window_of_type(GtkApplication *app, GType type);
 /* Depth-first search for a descendant of the given type, widget included. */
