@@ -3,26 +3,11 @@
 scflow) with the same thread count and prints a JSON array of
 {"fwd_ms", "bwd_ms"} fastest-run times. Run by scflow; needs torch (tools/make-fixtures
 creates the virtual environment)."""
-import argparse
-import json
-import math
-import time
 
 import torch
 import torch.nn.functional as F
 
-
-def best_ms(fn, min_s):
-    fn()
-    fn()
-    samples = []
-    start = time.perf_counter()
-    while len(samples) < 200 and (len(samples) < 5 or time.perf_counter() - start < min_s):
-        t0 = time.perf_counter()
-        fn()
-        samples.append((time.perf_counter() - t0) * 1e3)
-    # the fastest run, as scflow reports (app/bench-util.h says why)
-    return min(samples)
+from bench_twin import best_ms, run
 
 
 def rand(*shape, grad=False):
@@ -71,23 +56,10 @@ def case_fns(op, d):
     return forward, backward
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--spec", required=True)
-    ap.add_argument("--threads", type=int, required=True)
-    ap.add_argument("--min-seconds", type=float, default=0.5)
-    args = ap.parse_args()
-    torch.set_num_threads(args.threads)
-    torch.manual_seed(0)
-    with open(args.spec, encoding="utf-8") as f:
-        cases = json.load(f)
-    results = []
-    for case in cases:
-        fwd, bwd = case_fns(case["op"], case["dims"])
-        results.append({"fwd_ms": best_ms(fwd, args.min_seconds),
-                        "bwd_ms": best_ms(bwd, args.min_seconds)})
-    print(json.dumps(results))
+def measure(case, min_s):
+    fwd, bwd = case_fns(case["op"], case["dims"])
+    return {"fwd_ms": best_ms(fwd, min_s), "bwd_ms": best_ms(bwd, min_s)}
 
 
 if __name__ == "__main__":
-    main()
+    run(measure)
