@@ -17,7 +17,7 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-double scf_bench_best_ms(scf_bench_fn fn, void *ctx, int warmup, int min_runs, double min_s)
+scf_bench_timing scf_bench_time(scf_bench_fn fn, void *ctx, int warmup, int min_runs, double min_s)
 {
     for (int i = 0; i < warmup; i++)
         fn(ctx);
@@ -30,7 +30,13 @@ double scf_bench_best_ms(scf_bench_fn fn, void *ctx, int warmup, int min_runs, d
         samples[n++] = (now_s() - t0) * 1e3;
     }
     qsort(samples, (size_t)n, sizeof *samples, cmp_double);
-    return samples[0];
+    double median = n % 2 ? samples[n / 2] : 0.5 * (samples[n / 2 - 1] + samples[n / 2]);
+    return (scf_bench_timing){ samples[0], median, n };
+}
+
+double scf_bench_best_ms(scf_bench_fn fn, void *ctx, int warmup, int min_runs, double min_s)
+{
+    return scf_bench_time(fn, ctx, warmup, min_runs, min_s).best_ms;
 }
 
 char *scf_bench_default_python(void)

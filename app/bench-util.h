@@ -13,6 +13,15 @@ typedef void (*scf_bench_fn)(void *ctx);
  * PyTorch twins use the same estimator. */
 double scf_bench_best_ms(scf_bench_fn fn, void *ctx, int warmup, int min_runs, double min_s);
 
+typedef struct {
+    double best_ms, median_ms;
+    int runs;
+} scf_bench_timing;
+
+/* The same runs as scf_bench_best_ms, with the median as well: for long
+ * steps timed only a few times, where one slow run shows in the median. */
+scf_bench_timing scf_bench_time(scf_bench_fn fn, void *ctx, int warmup, int min_runs, double min_s);
+
 /* Runs tools/<script> with --spec (the cases as JSON), --threads and
  * --min-seconds under python, with OPENBLAS_NUM_THREADS=1 (PyTorch's fair
  * baseline, DESIGN.md); returns its JSON array of n results, or NULL with the

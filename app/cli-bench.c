@@ -1,10 +1,13 @@
 /* `scflow bench ops`: times the hot kernels at UNet-like shapes, reports
  * GFLOP/s (GB/s for memory-bound ops), the fraction of measured sgemm peak,
  * and — when a Python with PyTorch is available — the same ops in PyTorch
- * with the same thread count in the same run, as a ratio. Writes JSON. */
+ * with the same thread count in the same run, as a ratio. Writes JSON.
+ * `scflow bench unet` and `scflow bench train` are in bench-unet.c and
+ * bench-train.c. */
 #include "build-config.h"
 #include "cli.h"
 #include "bench-util.h"
+#include "bench-train.h"
 #include "bench-unet.h"
 #include "scflow.h"
 #include <cblas.h>
@@ -414,11 +417,13 @@ int scf_cli_bench(int argc, char **argv)
         { "min-seconds", 0, 0, G_OPTION_ARG_DOUBLE, &min_s, "Time each op for at least this long (default 0.5)", "S" },
         { NULL },
     };
-    if (!scf_cli_parse("bench", "ops|unet: time the engine against PyTorch / diffusers", entries,
-                       &argc, &argv))
+    if (!scf_cli_parse("bench", "ops|unet|train: time the engine against PyTorch / diffusers",
+                       entries, &argc, &argv))
         return SCF_EXIT_USAGE;
-    if (argc != 2 || (strcmp(argv[1], "ops") != 0 && strcmp(argv[1], "unet") != 0)) {
-        fprintf(stderr, "scflow bench: expected 'scflow bench ops' or 'scflow bench unet'\n"
+    if (argc != 2 || (strcmp(argv[1], "ops") != 0 && strcmp(argv[1], "unet") != 0 &&
+                      strcmp(argv[1], "train") != 0)) {
+        fprintf(stderr, "scflow bench: expected 'scflow bench ops', 'scflow bench unet' or "
+                        "'scflow bench train'\n"
                         "Try 'scflow bench --help'.\n");
         return SCF_EXIT_USAGE;
     }
@@ -430,9 +435,10 @@ int scf_cli_bench(int argc, char **argv)
     const char *dev = device ? device : "cpu";
     g_autofree char *default_out = g_strdup_printf("bench/results/%s-%s.json", argv[1], dev);
     const char *py = no_torch ? NULL : python ? python : default_python;
-    int rc = strcmp(argv[1], "ops") == 0
-        ? bench_ops(threads, dev, py, out ? out : default_out, min_s)
-        : scf_bench_unet(threads, dev, py, out ? out : default_out, min_s);
+    const char *out_path = out ? out : default_out;
+    int rc = strcmp(argv[1], "ops") == 0    ? bench_ops(threads, dev, py, out_path, min_s)
+             : strcmp(argv[1], "unet") == 0 ? scf_bench_unet(threads, dev, py, out_path, min_s)
+                                            : scf_bench_train(threads, dev, py, out_path, min_s);
     g_free(device);
     g_free(python);
     g_free(out);

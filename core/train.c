@@ -444,6 +444,12 @@ static double train_step(scf_trainer *t, double *grad_norm, GError **error)
     return value;
 }
 
+gboolean scf_trainer_advance(scf_trainer *t, double *loss, double *grad_norm, GError **error)
+{
+    *loss = train_step(t, grad_norm, error);
+    return !isnan(*loss);
+}
+
 /* ---- samples, metrics, export ---- */
 
 /* Sample grids show the EMA weights, the ones that get exported. */

@@ -70,6 +70,12 @@ gboolean scf_trainer_run(scf_trainer *t, int64_t max_steps, scf_train_progress_f
  * model card; the end of a run does this by itself. */
 gboolean scf_trainer_export(scf_trainer *t, GError **error);
 
+/* One optimisation step on the next batch, outside the run's schedule (no
+ * metrics, samples or checkpoints): the step scf_trainer_run repeats, for
+ * callers that time it (`scflow bench train`). Gives the batch's loss and
+ * the gradient norm before clipping. */
+gboolean scf_trainer_advance(scf_trainer *t, double *loss, double *grad_norm, GError **error);
+
 /* Writes a checkpoint of the current step now. */
 gboolean scf_trainer_checkpoint(scf_trainer *t, GError **error);
 

@@ -3,13 +3,15 @@ calls them with (--spec, --threads, --min-seconds), the timing estimator
 scflow uses, and the JSON answer on stdout."""
 import argparse
 import json
+import statistics
 import time
 
 import torch
 
 
-def best_ms(fn, min_s, warmup=2, min_runs=5):
-    """The fastest of the timed runs, as scflow reports (app/bench-util.h says why)."""
+def time_runs(fn, min_s, warmup=2, min_runs=5):
+    """The timed runs' milliseconds, sorted: scflow's schedule (app/bench-util.c),
+    at least min_runs runs and min_s seconds, at most 200, after warmup runs."""
     for _ in range(warmup):
         fn()
     samples = []
@@ -18,7 +20,18 @@ def best_ms(fn, min_s, warmup=2, min_runs=5):
         t0 = time.perf_counter()
         fn()
         samples.append((time.perf_counter() - t0) * 1e3)
-    return min(samples)
+    return sorted(samples)
+
+
+def best_ms(fn, min_s, warmup=2, min_runs=5):
+    """The fastest of the timed runs, as scflow reports (app/bench-util.h says why)."""
+    return time_runs(fn, min_s, warmup, min_runs)[0]
+
+
+def timing(fn, min_s, warmup=2, min_runs=5):
+    """{"ms": fastest, "median_ms", "runs"}, as scflow's scf_bench_time."""
+    samples = time_runs(fn, min_s, warmup, min_runs)
+    return {"ms": samples[0], "median_ms": statistics.median(samples), "runs": len(samples)}
 
 
 def run(measure_case):
