@@ -43,12 +43,18 @@ char *scf_model_catalog_folder(const char *setting)
 
 /* Only what a chooser shows is read here; a config that is wrong in any
  * other way is still listed, so that loading it reports what is wrong
- * instead of the model silently missing from the list. */
+ * instead of the model silently missing from the list. A diffusers pipeline
+ * keeps its name, kind and defaults in the optional scflow.json. */
 static scf_model_entry *scf_model_catalog_read(const char *dir, gboolean embedded)
 {
     g_autofree char *path = g_build_filename(dir, SCF_MODEL_CONFIG, NULL);
-    if (!g_file_test(path, G_FILE_TEST_IS_REGULAR))
-        return NULL;
+    g_autofree char *index = g_build_filename(dir, SCF_PIPELINE_INDEX, NULL);
+    if (!g_file_test(path, G_FILE_TEST_IS_REGULAR)) {
+        if (!g_file_test(index, G_FILE_TEST_IS_REGULAR))
+            return NULL;
+        g_free(path);
+        path = g_build_filename(dir, SCF_PIPELINE_SETTINGS, NULL);
+    }
     scf_model_entry *e = g_new0(scf_model_entry, 1);
     e->dir = g_strdup(dir);
     e->embedded = embedded;

@@ -7,7 +7,7 @@ G_BEGIN_DECLS
 
 typedef struct {
     char *dir;               /* the model folder */
-    char *name;              /* config.json "name", else the folder's name */
+    char *name;              /* config.json (scflow.json) "name", else the folder's name */
     gboolean embedded;       /* the default shipped with the application */
     gboolean teacher;        /* config.json "kind" is "teacher" (its default) */
     int default_steps;       /* config.json defaults, as scf_model_load reads them */
@@ -26,7 +26,8 @@ char *scf_model_catalog_default_dir(void);
 char *scf_model_catalog_folder(const char *setting);
 
 /* The embedded default first, then every folder of models_folder holding a
- * config.json, by name. A missing folder gives the embedded model alone.
+ * config.json or a diffusers pipeline's model_index.json, by name. A
+ * missing folder gives the embedded model alone.
  * Blocking file reads: call it off the main thread. */
 GPtrArray *scf_model_catalog_scan(const char *models_folder);
 

@@ -67,10 +67,16 @@ static size_t image_numel(const scf_model *m)
     return (size_t)m->channels * m->image_size * m->image_size;
 }
 
+/* One sample of the flow's space. */
+static size_t latent_numel(const scf_model *m)
+{
+    return (size_t)m->latent_channels * m->latent_size * m->latent_size;
+}
+
 void scf_sampler_noise(scf_sampler *s, uint64_t seed, float *device_out)
 {
     scf_backend *be = s->m->be;
-    be->rng_normal(be, device_out, image_numel(s->m), seed, 0);
+    be->rng_normal(be, device_out, latent_numel(s->m), seed, 0);
 }
 
 static gboolean ensure_buffers(scf_sampler *s, int rows, GError **error)
@@ -80,7 +86,7 @@ static gboolean ensure_buffers(scf_sampler *s, int rows, GError **error)
     release_buffers(s);
     scf_backend *be = s->m->be;
     const scf_clip_text_config *tc = scf_clip_text_get_config(s->m->text);
-    s->x = be->alloc(be, rows * image_numel(s->m) * sizeof(float));
+    s->x = be->alloc(be, rows * latent_numel(s->m) * sizeof(float));
     s->ctx = be->alloc(be, (size_t)rows * s->m->context_length * tc->hidden_size * sizeof(float));
     s->tau = be->alloc(be, (size_t)rows * sizeof(float));
     if (!s->x || !s->ctx || !s->tau) {
@@ -115,6 +121,29 @@ static gboolean embed(scf_sampler *s, const char *prompt, float *dst, GError **e
     return TRUE;
 }
 
+/* Writes the images of the B samples in s->x to out (host). */
+static gboolean decode(scf_sampler *s, int B, float *out, GError **error)
+{
+    scf_model *m = s->m;
+    scf_backend *be = m->be;
+    if (!m->vae) {
+        be->download(be, out, s->x, (size_t)B * image_numel(m) * sizeof(float));
+        return TRUE;
+    }
+    for (int b = 0; b < B; b++) {
+        scf_graph_reset(s->g);
+        scf_var *z = scf_graph_wrap(s->g, (scf_tensor){ s->x + (size_t)b * latent_numel(m), 4,
+                                                        { 1, m->latent_channels, m->latent_size,
+                                                          m->latent_size } });
+        scf_var *img = scf_model_decode(m, s->g, z);
+        if (!img)
+            return scf_graph_check(s->g, error);
+        be->download(be, out + (size_t)b * image_numel(m), img->value.data,
+                     image_numel(m) * sizeof(float));
+    }
+    return TRUE;
+}
+
 gboolean scf_sampler_run(scf_sampler *s, const scf_sample_request *r, float *out,
                          scf_progress_fn progress, gpointer user, GError **error)
 {
@@ -125,7 +154,7 @@ gboolean scf_sampler_run(scf_sampler *s, const scf_sample_request *r, float *out
     const int B = r->batch;
     const gboolean guided = r->guidance != 1.0f;
     const int rows = guided ? 2 * B : B;   /* guided: [negative x B | prompt x B] */
-    const size_t img = image_numel(m);
+    const size_t img = latent_numel(m);
     const int T = m->context_length, D = scf_clip_text_get_config(m->text)->hidden_size;
     const size_t ctx_n = (size_t)T * D;
     if (!ensure_buffers(s, rows, error))
@@ -135,10 +164,13 @@ gboolean scf_sampler_run(scf_sampler *s, const scf_sample_request *r, float *out
         if (!embed(s, p, s->ctx + (size_t)b * ctx_n, error))
             return FALSE;
     }
-    for (int b = 0; b < B; b++)
-        scf_sampler_noise(s, r->seed + (uint64_t)b, s->x + (size_t)b * img);
+    if (r->noise)
+        be->upload(be, s->x, r->noise, (size_t)B * img * sizeof(float));
+    else
+        for (int b = 0; b < B; b++)
+            scf_sampler_noise(s, r->seed + (uint64_t)b, s->x + (size_t)b * img);
 
-    const int64_t xshape[4] = { rows, m->channels, m->image_size, m->image_size };
+    const int64_t xshape[4] = { rows, m->latent_channels, m->latent_size, m->latent_size };
     for (int i = r->steps; i >= 1; i--) {
         if (guided) /* both halves see the same x */
             be->copy(be, s->x + (size_t)B * img, s->x, (size_t)B * img * sizeof(float));
@@ -164,6 +196,5 @@ gboolean scf_sampler_run(scf_sampler *s, const scf_sample_request *r, float *out
             return FALSE;
         }
     }
-    be->download(be, out, s->x, (size_t)B * img * sizeof(float));
-    return TRUE;
+    return decode(s, B, out, error);
 }

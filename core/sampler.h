@@ -3,7 +3,9 @@
  * x <- x - (1/N) v(x, tau_i); no fresh noise between steps), with
  * classifier-free guidance v = v(neg) + w (v(c) - v(neg)) computed in one
  * batch, a per-step progress callback that can cancel, a text-embedding
- * cache keyed by prompt, and the same activation memory every step. */
+ * cache keyed by prompt, and the same activation memory every step. Latent
+ * models run the steps on latents and decode them, one image at a time
+ * (the decoder's activations are the largest), after the last step. */
 #pragma once
 #include <glib.h>
 #include "model.h"
@@ -17,6 +19,10 @@ typedef struct {
     float guidance;          /* 1 = no guidance (one pass per step) */
     uint64_t seed;           /* image b of a batch uses seed + b */
     int batch;               /* 1 .. 64 */
+    /* NULL: noise from seed (scf_sampler_noise); else the initial noise
+     * itself (host, [batch, latent_channels, latent_size, latent_size]), for
+     * checks against other implementations' samplers */
+    const float *noise;
 } scf_sample_request;
 
 /* Called after each step (1-based); return FALSE to cancel. */
@@ -30,12 +36,14 @@ void scf_sampler_free(scf_sampler *s);
 /* Checks a request; errors name the field and the allowed range. */
 gboolean scf_sample_request_check(const scf_sample_request *r, GError **error);
 
-/* The initial noise of image b: N(0, I) from the engine's RNG at seed + b,
- * offset 0, so a seed means the same image on every backend. */
+/* The initial noise of image b (of the flow's space: latents for latent
+ * models): N(0, I) from the engine's RNG at seed + b, offset 0, so a seed
+ * means the same image on every backend. */
 void scf_sampler_noise(scf_sampler *s, uint64_t seed, float *device_out);
 
-/* Samples r->batch images into out (host, [batch, C, H, W], values about
- * [-1, 1], not clamped). Cancelling gives SCF_ERROR_CANCELLED. */
+/* Samples r->batch images into out (host, [batch, channels, image_size,
+ * image_size], values about [-1, 1], not clamped). Cancelling gives
+ * SCF_ERROR_CANCELLED. */
 gboolean scf_sampler_run(scf_sampler *s, const scf_sample_request *r, float *out,
                          scf_progress_fn progress, gpointer user, GError **error);
 

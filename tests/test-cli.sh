@@ -61,4 +61,11 @@ echo x > "$tmp/file"
 expect "gallery under a file" "$tmp/file/g" "$SCFLOW" gallery list --dir "$tmp/file/g"
 XDG_DATA_HOME="$tmp/xdg" "$SCFLOW" gallery list >/dev/null 2>&1
 [ -f "$tmp/xdg/scflow-studio/gallery/gallery.sqlite" ] || { echo "FAIL: gallery default folder"; fail=1; }
+
+# A diffusers pipeline folder (a latent model: 8x8 latents, 32x32 images)
+# generates from the command line like our own models.
+pipe=$(dirname "$0")/fixtures/models/pipeline-tiny
+check "generate with a pipeline" 0 "$SCFLOW" generate --model "$pipe" --prompt "a cat" \
+    --steps 2 --seed 3 --device cpu --quiet --out "$tmp/pipe.png"
+grep -aq 'Size: 32x32' "$tmp/pipe.png" || { echo "FAIL: the pipeline's PNG is not 32x32"; fail=1; }
 exit $fail
