@@ -1,11 +1,15 @@
 /* `scflow bench unet`: UNet forward latency (random weights, no gradient) for
  * the embedded model's config and an SD1.5-shaped UNet at a 32x32 latent, at
  * batch 1 and 8, against diffusers' UNet2DConditionModel on the same CPU
- * threads in the same run; and memory: weights plus one activation set. */
+ * threads in the same run; and memory: weights plus one activation set, and
+ * what a whole guided sampling run of the embedded model really holds. */
 #include "build-config.h"
 #include "bench-unet.h"
 #include "bench-util.h"
 #include "cli.h"
+#include "model-catalog.h"
+#include "sampler.h"
+#include <malloc.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -101,6 +105,50 @@ static gboolean time_case(scf_backend *be, const unet_case *c, const char *json,
     return ok;
 }
 
+/* Heap bytes in use: every engine buffer comes from posix_memalign, which
+ * glibc serves from the heap or, when large, from its own mmaps (hblkhd). */
+static double heap_mib(void)
+{
+    struct mallinfo2 mi = mallinfo2();
+    return (double)(mi.uordblks + mi.hblkhd) / 1048576.0;
+}
+
+typedef struct {
+    double used_mib, weights_mib, activation_mib;
+} sampling_memory;
+
+/* The memory goal of the models issue: a guided 4-step generation of the
+ * embedded model holds at most 1.2x its weights plus one activation set (the
+ * largest forward's graph memory: the UNet at the CFG batch of 2, or the text
+ * encoder), i.e. nothing is allocated per step and nothing is kept twice. */
+static gboolean measure_sampling(scf_backend *be, sampling_memory *m, GError **error)
+{
+    g_autofree char *dir = scf_model_catalog_default_dir();
+    if (!dir) {
+        g_set_error(error, SCF_ERROR, SCF_ERROR_IO, "no embedded default model installed");
+        return FALSE;
+    }
+    double before = heap_mib();
+    scf_model *model = scf_model_load(dir, be, FALSE, error);
+    if (!model)
+        return FALSE;
+    scf_sampler *s = scf_sampler_new(model);
+    scf_sample_request r = { .prompt = "grinning face", .negative = NULL, .steps = 4,
+                             .guidance = 2.0f, .seed = 1, .batch = 1 };
+    size_t n = (size_t)model->channels * model->image_size * model->image_size;
+    float *out = g_new(float, n);
+    gboolean ok = scf_sampler_run(s, &r, out, NULL, NULL, error);
+    if (ok) {
+        m->used_mib = heap_mib() - before - (double)n * sizeof(float) / 1048576.0;
+        m->weights_mib = (double)model->params->total * sizeof(float) / 1048576.0;
+        m->activation_mib = (double)scf_sampler_activation_bytes(s) / 1048576.0;
+    }
+    g_free(out);
+    scf_sampler_free(s);
+    scf_model_free(model);
+    return ok;
+}
+
 int scf_bench_unet(int threads, const char *device, const char *python, const char *out_path,
                    double min_s)
 {
@@ -141,6 +189,11 @@ int scf_bench_unet(int threads, const char *device, const char *python, const ch
             g_free(json[i]);
         scf_backend_free(be);
         return SCF_EXIT_RUNTIME;
+    }
+    sampling_memory mem = { 0 };
+    if (ok && !measure_sampling(be, &mem, &error)) {
+        fprintf(stderr, "scflow bench: sampling memory: %s\n", error->message);
+        g_clear_error(&error);
     }
     g_autofree char *why = NULL;
     JsonArray *torch = python ? scf_bench_python(python, "bench_unet.py", spec_root, n, threads,
@@ -188,6 +241,21 @@ int scf_bench_unet(int threads, const char *device, const char *python, const ch
         g_free(json[i]);
     }
     json_builder_end_array(b);
+    if (mem.used_mib > 0) {
+        double ratio = mem.used_mib / (mem.weights_mib + mem.activation_mib);
+        printf("\nguided 4-step sampling of the embedded model: %.1f MiB in use = %.2fx "
+               "(weights %.1f + one activation set %.1f MiB; goal <= 1.2x)\n",
+               mem.used_mib, ratio, mem.weights_mib, mem.activation_mib);
+        json_builder_set_member_name(b, "sampling_memory");
+        json_builder_begin_object(b);
+        const char *keys[] = { "used_mib", "weights_mib", "activation_mib", "ratio" };
+        const double vals[] = { mem.used_mib, mem.weights_mib, mem.activation_mib, ratio };
+        for (int k = 0; k < 4; k++) {
+            json_builder_set_member_name(b, keys[k]);
+            json_builder_add_double_value(b, vals[k]);
+        }
+        json_builder_end_object(b);
+    }
     json_builder_end_object(b);
     g_autoptr(JsonNode) root = json_builder_get_root(b);
     g_object_unref(b);

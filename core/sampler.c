@@ -46,6 +46,11 @@ void scf_sampler_free(scf_sampler *s)
     g_free(s);
 }
 
+size_t scf_sampler_activation_bytes(const scf_sampler *s)
+{
+    return scf_graph_memory(s->g);
+}
+
 gboolean scf_sample_request_check(const scf_sample_request *r, GError **error)
 {
     const char *bad = NULL;

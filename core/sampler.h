@@ -41,6 +41,11 @@ gboolean scf_sample_request_check(const scf_sample_request *r, GError **error);
  * means the same image on every backend. */
 void scf_sampler_noise(scf_sampler *s, uint64_t seed, float *device_out);
 
+/* Bytes of activation memory the sampler holds: one graph serves the text
+ * encoder, every step's UNet pass and the decoder, so this is the largest of
+ * them (what `scflow bench unet` compares the process's memory against). */
+size_t scf_sampler_activation_bytes(const scf_sampler *s);
+
 /* Samples r->batch images into out (host, [batch, channels, image_size,
  * image_size], values about [-1, 1], not clamped). Cancelling gives
  * SCF_ERROR_CANCELLED. */
