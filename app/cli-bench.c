@@ -6,6 +6,7 @@
 #include "cli.h"
 #include "bench-util.h"
 #include "bench-unet.h"
+#include "bench-distill.h"
 #include "scflow.h"
 #include <cblas.h>
 #include <errno.h>
@@ -414,12 +415,13 @@ int scf_cli_bench(int argc, char **argv)
         { "min-seconds", 0, 0, G_OPTION_ARG_DOUBLE, &min_s, "Time each op for at least this long (default 0.5)", "S" },
         { NULL },
     };
-    if (!scf_cli_parse("bench", "ops|unet: time the engine against PyTorch / diffusers", entries,
-                       &argc, &argv))
+    if (!scf_cli_parse("bench", "ops|unet|distill: time the engine against PyTorch / diffusers",
+                       entries, &argc, &argv))
         return SCF_EXIT_USAGE;
-    if (argc != 2 || (strcmp(argv[1], "ops") != 0 && strcmp(argv[1], "unet") != 0)) {
-        fprintf(stderr, "scflow bench: expected 'scflow bench ops' or 'scflow bench unet'\n"
-                        "Try 'scflow bench --help'.\n");
+    if (argc != 2 || (strcmp(argv[1], "ops") != 0 && strcmp(argv[1], "unet") != 0 &&
+                      strcmp(argv[1], "distill") != 0)) {
+        fprintf(stderr, "scflow bench: expected 'scflow bench ops', 'scflow bench unet' or "
+                        "'scflow bench distill'\nTry 'scflow bench --help'.\n");
         return SCF_EXIT_USAGE;
     }
     if (threads < 0 || min_s <= 0 || min_s > 60) {
@@ -430,9 +432,10 @@ int scf_cli_bench(int argc, char **argv)
     const char *dev = device ? device : "cpu";
     g_autofree char *default_out = g_strdup_printf("bench/results/%s-%s.json", argv[1], dev);
     const char *py = no_torch ? NULL : python ? python : default_python;
-    int rc = strcmp(argv[1], "ops") == 0
-        ? bench_ops(threads, dev, py, out ? out : default_out, min_s)
-        : scf_bench_unet(threads, dev, py, out ? out : default_out, min_s);
+    const char *path = out ? out : default_out;
+    int rc = strcmp(argv[1], "ops") == 0    ? bench_ops(threads, dev, py, path, min_s)
+             : strcmp(argv[1], "unet") == 0 ? scf_bench_unet(threads, dev, py, path, min_s)
+                                            : scf_bench_distill(threads, dev, py, path, min_s);
     g_free(device);
     g_free(python);
     g_free(out);
