@@ -9,6 +9,7 @@
 #include "bench-util.h"
 #include "bench-train.h"
 #include "bench-unet.h"
+#include "bench-distill.h"
 #include "scflow.h"
 #include <cblas.h>
 #include <errno.h>
@@ -401,6 +402,19 @@ static int bench_ops(int threads, const char *device, const char *python, const 
     return SCF_EXIT_OK;
 }
 
+typedef struct {
+    const char *name;
+    int (*run)(int threads, const char *device, const char *python, const char *out_path,
+               double min_s);
+} bench_kind;
+
+static const bench_kind bench_kinds[] = {
+    { "ops", bench_ops },
+    { "unet", scf_bench_unet },
+    { "train", scf_bench_train },
+    { "distill", scf_bench_distill },
+};
+
 int scf_cli_bench(int argc, char **argv)
 {
     int threads = 0;
@@ -417,13 +431,15 @@ int scf_cli_bench(int argc, char **argv)
         { "min-seconds", 0, 0, G_OPTION_ARG_DOUBLE, &min_s, "Time each op for at least this long (default 0.5)", "S" },
         { NULL },
     };
-    if (!scf_cli_parse("bench", "ops|unet|train: time the engine against PyTorch / diffusers",
+    if (!scf_cli_parse("bench", "ops|unet|train|distill: time the engine against PyTorch / diffusers",
                        entries, &argc, &argv))
         return SCF_EXIT_USAGE;
-    if (argc != 2 || (strcmp(argv[1], "ops") != 0 && strcmp(argv[1], "unet") != 0 &&
-                      strcmp(argv[1], "train") != 0)) {
-        fprintf(stderr, "scflow bench: expected 'scflow bench ops', 'scflow bench unet' or "
-                        "'scflow bench train'\n"
+    const bench_kind *kind = NULL;
+    for (guint i = 0; argc == 2 && i < G_N_ELEMENTS(bench_kinds); i++)
+        if (strcmp(argv[1], bench_kinds[i].name) == 0)
+            kind = &bench_kinds[i];
+    if (!kind) {
+        fprintf(stderr, "scflow bench: expected 'scflow bench ops', 'unet', 'train' or 'distill'\n"
                         "Try 'scflow bench --help'.\n");
         return SCF_EXIT_USAGE;
     }
@@ -435,10 +451,7 @@ int scf_cli_bench(int argc, char **argv)
     const char *dev = device ? device : "cpu";
     g_autofree char *default_out = g_strdup_printf("bench/results/%s-%s.json", argv[1], dev);
     const char *py = no_torch ? NULL : python ? python : default_python;
-    const char *out_path = out ? out : default_out;
-    int rc = strcmp(argv[1], "ops") == 0    ? bench_ops(threads, dev, py, out_path, min_s)
-             : strcmp(argv[1], "unet") == 0 ? scf_bench_unet(threads, dev, py, out_path, min_s)
-                                            : scf_bench_train(threads, dev, py, out_path, min_s);
+    int rc = kind->run(threads, dev, py, out ? out : default_out, min_s);
     g_free(device);
     g_free(python);
     g_free(out);

@@ -127,11 +127,6 @@ static char *config_to_json(const scf_distill_config *d)
 
 /* ---- the distiller ---- */
 
-typedef struct {
-    double total, con, inv, reflow, adv, d_loss, d_real, d_fake, grad_norm;
-} iteration_stats;
-
-
 struct scf_distiller {
     char *run_dir, *teacher_dir, *data_dir;
     scf_distill_config cfg;
@@ -144,13 +139,13 @@ struct scf_distiller {
     float *adam_m, *adam_v, *target, *eval;
     float *d_m, *d_v;
     int64_t step;
-    float *host_images;
+    float *host_images, *host_eps, *host_noise, *host_u;   /* this step's draws */
     const char **captions, **empty;
     char *sample_prompts[SAMPLE_PROMPTS];
     /* device per-sample scalars */
     float *tau, *omt, *tau_dn, *tau_up, *dn, *up, *ones, *s_d, *oms_d;
     float *x0, *eps, *noise;
-    iteration_stats last;                 /* of the latest step, for the metrics */
+    scf_distill_losses last;              /* of the latest step, for the metrics */
     double probe_mad;                     /* the latest step-consistency probe */
 };
 
@@ -173,6 +168,9 @@ void scf_distiller_free(scf_distiller *d)
     for (int i = 0; i < SAMPLE_PROMPTS; i++)
         g_free(d->sample_prompts[i]);
     g_free(d->host_images);
+    g_free(d->host_eps);
+    g_free(d->host_noise);
+    g_free(d->host_u);
     g_free(d->captions);
     g_free(d->empty);
     scf_graph_free(d->g);
@@ -253,6 +251,9 @@ static gboolean setup(scf_distiller *d, GError **error)
     be->zero(be, d->d_v, dtotal * sizeof(float));
     be->fill(be, d->ones, 1.0f, B);
     d->host_images = g_new(float, B * img);
+    d->host_eps = g_new(float, B * img);
+    d->host_noise = g_new(float, B * img);
+    d->host_u = g_new(float, 3 * B);
     d->captions = g_new0(const char *, B);
     d->empty = g_new(const char *, B);
     for (size_t b = 0; b < B; b++)
@@ -474,7 +475,7 @@ static void adamw(scf_distiller *d, float *param, float *grad, float *m, float *
 /* One discriminator step on detached fakes: L_D = mean softplus(-D(real))
  * + mean softplus(D(fake)), both noised with the same noise at s = tau_down. */
 static gboolean discriminator_step(scf_distiller *d, const float *fake, scf_var *ctx_values,
-                                   iteration_stats *st, GError **error)
+                                   scf_distill_losses *st, GError **error)
 {
     scf_graph *g = d->gd;
     scf_params *dp = scf_discriminator_params(d->disc);
@@ -500,20 +501,52 @@ static gboolean discriminator_step(scf_distiller *d, const float *fake, scf_var 
     return TRUE;
 }
 
-/* Per-sample random quantities of this step (SCFLOW.md §3.1). */
-static void draw_times(scf_distiller *d, gboolean *truncate)
+/* n elements of a normal stream from offset, as be->rng_normal draws them
+ * (the draws live on the host, where a test can give its own instead). */
+static void host_normals(float *out, size_t n, uint64_t seed, uint64_t offset)
+{
+    float block[4];
+    for (size_t i = 0; i < n; i++) {
+        uint64_t j = offset + i;
+        if (i == 0 || j % 4 == 0)
+            scf_rng_normal_block(seed, j / 4, block);
+        out[i] = block[j % 4];
+    }
+}
+
+/* This step's draws: a pure function of (seed, step), so resume is exact. */
+static gboolean draw(scf_distiller *d, scf_distill_draws *dr, GError **error)
 {
     const scf_distill_config *c = &d->cfg;
     const int B = c->batch_size;
+    const size_t img = image_numel(d);
     const uint64_t first = (uint64_t)d->step * (uint64_t)B;
+    if (!scf_dataset_batch(d->data, (uint64_t)d->step, B, d->host_images, d->captions, error))
+        return FALSE;
+    float *u = d->host_u;
+    for (int b = 0; b < B; b++) {
+        u[b] = scf_rng_uniform_at(stream_seed(c->seed, STREAM_TAU), first + b);
+        u[B + b] = scf_rng_uniform_at(stream_seed(c->seed, STREAM_DOWN), first + b);
+        u[2 * B + b] = scf_rng_uniform_at(stream_seed(c->seed, STREAM_UP), first + b);
+    }
+    host_normals(d->host_eps, (size_t)B * img, stream_seed(c->seed, STREAM_NOISE), first * img);
+    host_normals(d->host_noise, (size_t)B * img, stream_seed(c->seed, STREAM_DNOISE), first * img);
+    *dr = (scf_distill_draws){ d->host_images, d->captions, d->host_eps, d->host_noise,
+                               u, u + B, u + 2 * B };
+    return TRUE;
+}
+
+/* Per-sample times and teacher steps (SCFLOW.md §3.1) from the draws. */
+static void set_times(scf_distiller *d, const scf_distill_draws *dr, gboolean *truncate)
+{
+    const scf_distill_config *c = &d->cfg;
+    const int B = c->batch_size;
     float tau[MAX_BATCH], omt[MAX_BATCH], tdn[MAX_BATCH], tup[MAX_BATCH], dn[MAX_BATCH],
           up[MAX_BATCH], oms[MAX_BATCH];
     for (int b = 0; b < B; b++) {
-        double t = scf_rng_uniform_at(stream_seed(c->seed, STREAM_TAU), first + b);
-        double down = scf_rng_uniform_at(stream_seed(c->seed, STREAM_DOWN), first + b) *
-                      MIN(t, c->delta_max);
-        double upw = scf_rng_uniform_at(stream_seed(c->seed, STREAM_UP), first + b) *
-                     MIN(1.0 - t, c->delta_max);
+        double t = dr->u_tau[b];
+        double down = dr->u_down[b] * MIN(t, c->delta_max);
+        double upw = dr->u_up[b] * MIN(1.0 - t, c->delta_max);
         tau[b] = (float)t;
         omt[b] = (float)(1.0 - t);
         tdn[b] = (float)(t - down);
@@ -534,28 +567,26 @@ static void draw_times(scf_distiller *d, gboolean *truncate)
     be->upload(be, d->oms_d, oms, B * sizeof(float));
 }
 
-static gboolean iteration(scf_distiller *d, iteration_stats *st, GError **error)
+static gboolean iteration(scf_distiller *d, const scf_distill_draws *dr, scf_distill_losses *st,
+                          GError **error)
 {
     const scf_distill_config *c = &d->cfg;
     scf_backend *be = d->be;
     const int B = c->batch_size;
-    const size_t img = image_numel(d);
-    const uint64_t first = (uint64_t)d->step * (uint64_t)B;
+    const size_t img = image_numel(d), bytes = (size_t)B * img * sizeof(float);
     scf_graph *g = d->g;
     memset(st, 0, sizeof *st);
 
-    if (!scf_dataset_batch(d->data, (uint64_t)d->step, B, d->host_images, d->captions, error))
-        return FALSE;
     gboolean truncate[MAX_BATCH];
-    draw_times(d, truncate);
-    be->upload(be, d->x0, d->host_images, (size_t)B * img * sizeof(float));
-    be->rng_normal(be, d->eps, (size_t)B * img, stream_seed(c->seed, STREAM_NOISE), first * img);
-    be->rng_normal(be, d->noise, (size_t)B * img, stream_seed(c->seed, STREAM_DNOISE), first * img);
+    set_times(d, dr, truncate);
+    be->upload(be, d->x0, dr->x0, bytes);
+    be->upload(be, d->eps, dr->eps, bytes);
+    be->upload(be, d->noise, dr->noise, bytes);
 
     scf_graph_reset(g);
     scf_var *tau = wrap_times(d, g, d->tau);
     /* the text encoder is the teacher's, frozen: only the UNet is distilled */
-    scf_var *ctx = scf_model_encode_text(d->teacher, g, d->captions, B);
+    scf_var *ctx = scf_model_encode_text(d->teacher, g, dr->captions, B);
     float *xt = combine(d, g, d->eps, d->tau, d->x0, d->omt);
     if (!ctx || !xt)
         return scf_graph_check(g, error);
@@ -760,7 +791,8 @@ static int64_t distiller_current(gpointer run)
 static gboolean distiller_step(gpointer run, scf_train_progress *p, GError **error)
 {
     scf_distiller *d = run;
-    if (!iteration(d, &d->last, error))
+    scf_distill_draws dr;
+    if (!draw(d, &dr, error) || !iteration(d, &dr, &d->last, error))
         return FALSE;
     if ((d->step % d->cfg.probe_every == 0 || d->step == 1) && !probe(d, &d->probe_mad, error))
         return FALSE;
@@ -773,7 +805,7 @@ static gboolean distiller_step(gpointer run, scf_train_progress *p, GError **err
 static char *distiller_metrics(gpointer run, const scf_train_progress *p)
 {
     scf_distiller *d = run;
-    const iteration_stats *st = &d->last;
+    const scf_distill_losses *st = &d->last;
     return g_strdup_printf(
         "{\"step\":%" G_GINT64_FORMAT ",\"loss\":%.6g,\"l_con\":%.6g,\"l_inv\":%.6g,"
         "\"l_reflow\":%.6g,\"l_adv\":%.6g,\"d_loss\":%.6g,\"d_real\":%.6g,\"d_fake\":%.6g,"
@@ -796,6 +828,34 @@ static gboolean distiller_checkpoint(gpointer run, GError **error)
 static gboolean distiller_finish(gpointer run, GError **error)
 {
     return export_student(run, error);
+}
+
+gboolean scf_distiller_step_with(scf_distiller *d, const scf_distill_draws *draws,
+                                 scf_distill_losses *losses, GError **error)
+{
+    const float *u[] = { draws->u_tau, draws->u_down, draws->u_up };
+    static const char *const names[] = { "u_tau", "u_down", "u_up" };
+    for (int k = 0; k < 3; k++)
+        for (int b = 0; b < d->cfg.batch_size; b++)
+            if (!(u[k][b] >= 0.0f && u[k][b] <= 1.0f)) {
+                g_set_error(error, SCF_ERROR, SCF_ERROR_INVALID, "%s: draw %s[%d] = %g is "
+                            "outside [0, 1]", d->run_dir, names[k], b, u[k][b]);
+                return FALSE;
+            }
+    if (!iteration(d, draws, &d->last, error))
+        return FALSE;
+    *losses = d->last;
+    return TRUE;
+}
+
+scf_params *scf_distiller_student_params(scf_distiller *d)
+{
+    return d->student->params;
+}
+
+scf_params *scf_distiller_discriminator_params(scf_distiller *d)
+{
+    return scf_discriminator_params(d->disc);
 }
 
 gboolean scf_distiller_run(scf_distiller *d, int64_t max_steps, scf_train_progress_fn progress,

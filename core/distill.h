@@ -15,6 +15,7 @@
 #pragma once
 #include <glib.h>
 #include "backend.h"
+#include "params.h"
 #include "train.h"
 
 G_BEGIN_DECLS
@@ -60,6 +61,38 @@ void scf_distiller_free(scf_distiller *d);
 
 int64_t scf_distiller_step(const scf_distiller *d);
 const scf_distill_config *scf_distiller_config(const scf_distiller *d);
+
+/* The random inputs of one iteration (SCFLOW.md §3.1), in host memory:
+ * what a run draws from (seed, step) and its data set, and what a test
+ * gives instead to run the same iteration as a twin (there is no caption
+ * dropout in distillation). Images are [batch_size, C, H, W]. */
+typedef struct {
+    const float *x0;               /* the data batch, in [-1, 1] */
+    const char *const *captions;   /* batch_size prompts */
+    const float *eps;              /* the flow's noise */
+    const float *noise;            /* the discriminator's input noise */
+    /* [batch_size] uniforms in [0, 1]: tau, and the fractions of the
+     * largest teacher steps min(tau, delta_max) down, min(1 - tau, delta_max) up */
+    const float *u_tau, *u_down, *u_up;
+} scf_distill_draws;
+
+/* The terms of an iteration (metrics.jsonl's): terms that are switched off
+ * or warming up are 0, as are the discriminator's figures while the GAN is. */
+typedef struct {
+    double total, con, inv, reflow, adv;
+    double d_loss, d_real, d_fake;   /* the discriminator step; scores are mean logits */
+    double grad_norm;                /* the student's, before clipping */
+} scf_distill_losses;
+
+/* One iteration on the given draws, advancing the step as any other. After
+ * it the student's and the discriminator's gradient buffers hold the
+ * (clipped) gradients their AdamW steps took. */
+gboolean scf_distiller_step_with(scf_distiller *d, const scf_distill_draws *draws,
+                                 scf_distill_losses *losses, GError **error);
+/* The student's parameters ("unet.*" distilled, "text_encoder.*" not) and
+ * the discriminator's. */
+scf_params *scf_distiller_student_params(scf_distiller *d);
+scf_params *scf_distiller_discriminator_params(scf_distiller *d);
 
 /* Runs like scf_trainer_run (progress, stop, checkpoints, samples, export). */
 gboolean scf_distiller_run(scf_distiller *d, int64_t max_steps, scf_train_progress_fn progress,
