@@ -9,6 +9,7 @@
 #include "cli.h"
 #include "model-catalog.h"
 #include "sampler.h"
+#include "config.h"
 #include <malloc.h>
 #include <stdio.h>
 #include <string.h>
@@ -52,7 +53,7 @@ static char *unet_json(const unet_case *c, GError **error)
     JsonNode *node = json_parser_get_root(parser);
     if (c->member)
         node = json_object_get_member(json_node_get_object(node), c->member);
-    return json_to_string(node, FALSE);
+    return scf_json_to_string(node, FALSE, NULL);
 }
 
 typedef struct {

@@ -1,5 +1,6 @@
 #include "build-config.h"
 #include "bench-util.h"
+#include "config.h"
 #include <errno.h>
 #include <glib/gstdio.h>
 #include <stdio.h>
@@ -52,7 +53,7 @@ JsonArray *scf_bench_python(const char *python, const char *script, JsonNode *sp
         *why = g_strdup_printf("no Python at %s (create it with tools/make-fixtures, or pass --torch)", python);
         return NULL;
     }
-    g_autofree char *spec_str = json_to_string(spec, FALSE);
+    g_autofree char *spec_str = scf_json_to_string(spec, FALSE, NULL);
     g_autofree char *spec_path = NULL;
     g_autoptr(GError) error = NULL;
     int fd = g_file_open_tmp("scflow-bench-XXXXXX.json", &spec_path, &error);
@@ -97,12 +98,11 @@ JsonArray *scf_bench_python(const char *python, const char *script, JsonNode *sp
 
 gboolean scf_bench_write(const char *path, JsonNode *root)
 {
-    g_autoptr(JsonGenerator) gen = json_generator_new();
     g_autoptr(GError) error = NULL;
-    json_generator_set_pretty(gen, TRUE);
-    json_generator_set_root(gen, root);
+    gsize len = 0;
+    g_autofree char *text = scf_json_to_string(root, TRUE, &len);
     g_autofree char *dir = g_path_get_dirname(path);
-    if (g_mkdir_with_parents(dir, 0755) != 0 || !json_generator_to_file(gen, path, &error)) {
+    if (g_mkdir_with_parents(dir, 0755) != 0 || !g_file_set_contents(path, text, (gssize)len, &error)) {
         fprintf(stderr, "scflow bench: cannot write %s: %s\n", path,
                 error ? error->message : g_strerror(errno));
         return FALSE;

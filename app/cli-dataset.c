@@ -16,6 +16,7 @@
 #include "emoji-render.h"
 #include "emoji-split.h"
 #include "error.h"
+#include "config.h"
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -62,11 +63,8 @@ static gboolean write_text(const char *path, const char *text, GError **error)
 
 static gboolean write_json(const char *dir, const char *name, JsonBuilder *b, GError **error)
 {
-    g_autoptr(JsonGenerator) gen = json_generator_new();
     g_autoptr(JsonNode) root = json_builder_get_root(b);
-    json_generator_set_root(gen, root);
-    json_generator_set_pretty(gen, TRUE);
-    g_autofree char *text = json_generator_to_data(gen, NULL);
+    g_autofree char *text = scf_json_to_string(root, TRUE, NULL);
     g_autofree char *path = g_build_filename(dir, name, NULL);
     g_autofree char *line = g_strconcat(text, "\n", NULL);
     return write_text(path, line, error);

@@ -232,3 +232,58 @@ char **scf_config_string_list(scf_config *c, const char *key, gboolean required)
     }
     return v;
 }
+
+/* Drops the ".0" json-glib appends to exponent-form numbers ("1e-08.0"):
+ * outside strings, a number token with an exponent and a trailing ".0"
+ * after it. Only shortens, so it works in place. */
+static gsize repair_exponents(char *text)
+{
+    gsize r = 0, w = 0;
+    gboolean in_string = FALSE;
+    while (text[r]) {
+        char c = text[r];
+        if (in_string) {
+            text[w++] = text[r++];
+            if (c == '\\' && text[r])
+                text[w++] = text[r++];
+            else if (c == '"')
+                in_string = FALSE;
+            continue;
+        }
+        if (c == '"') {
+            in_string = TRUE;
+            text[w++] = text[r++];
+            continue;
+        }
+        if (c == '-' || g_ascii_isdigit(c)) {
+            gsize start = r;
+            while (text[r] && strchr("+-0123456789.eE", text[r]))
+                r++;
+            gsize len = r - start;
+            const char *e = memchr(text + start, 'e', len);
+            if (!e)
+                e = memchr(text + start, 'E', len);
+            if (e && len >= 2 && text[r - 2] == '.' && text[r - 1] == '0' &&
+                memchr(e, '.', (gsize)(text + r - 2 - e)) == NULL)
+                len -= 2;
+            memmove(text + w, text + start, len);
+            w += len;
+            continue;
+        }
+        text[w++] = text[r++];
+    }
+    text[w] = '\0';
+    return w;
+}
+
+char *scf_json_to_string(JsonNode *node, gboolean pretty, gsize *length)
+{
+    g_autoptr(JsonGenerator) gen = json_generator_new();
+    json_generator_set_pretty(gen, pretty);
+    json_generator_set_root(gen, node);
+    char *text = json_generator_to_data(gen, NULL);
+    gsize len = repair_exponents(text);
+    if (length)
+        *length = len;
+    return text;
+}

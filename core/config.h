@@ -8,6 +8,12 @@
 
 G_BEGIN_DECLS
 
+/* The JSON text of node (g_free it; length may be NULL). Use this rather
+ * than json_to_string or JsonGenerator: json-glib 1.6 (Debian 12) writes
+ * doubles such as 1e-08 as "1e-08.0", which no parser (itself included)
+ * reads back, so a run config with an AdamW eps of 1e-8 could not resume. */
+char *scf_json_to_string(JsonNode *node, gboolean pretty, gsize *length);
+
 typedef struct {
     JsonParser *parser;
     JsonObject *root;

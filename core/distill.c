@@ -761,7 +761,7 @@ static char *student_config(const scf_model *teacher)
         json_object_set_int_member(def, "steps", 1);
         json_object_set_double_member(def, "guidance", 1.0);
         json_object_set_object_member(o, "defaults", def);
-        out = json_to_string(json_parser_get_root(parser), TRUE);
+        out = scf_json_to_string(json_parser_get_root(parser), TRUE, NULL);
     }
     g_object_unref(parser);
     return out ? out : g_strdup(teacher->config_json);

@@ -1,5 +1,6 @@
 /* The evaluation results as JSON and as a markdown table (eval.h). */
 #include "eval.h"
+#include "config.h"
 #include <json-glib/json-glib.h>
 #include <math.h>
 
@@ -119,11 +120,8 @@ char *scf_eval_results_to_json(const scf_eval_results *r)
     add_number(b, "seconds", r->seconds);
     json_builder_end_object(b);
 
-    g_autoptr(JsonGenerator) gen = json_generator_new();
     g_autoptr(JsonNode) root = json_builder_get_root(b);
-    json_generator_set_root(gen, root);
-    json_generator_set_pretty(gen, TRUE);
-    char *text = json_generator_to_data(gen, NULL);
+    char *text = scf_json_to_string(root, TRUE, NULL);
     char *with_newline = g_strconcat(text, "\n", NULL);
     g_free(text);
     return with_newline;

@@ -1,6 +1,7 @@
 #include "genparams.h"
 #include "error.h"
 #include "build-config.h"
+#include "config.h"
 #include <json-glib/json-glib.h>
 #include <math.h>
 #include <stddef.h>
@@ -422,7 +423,7 @@ char *scf_gen_params_to_json(const scf_gen_params *p)
     }
     json_builder_end_object(b);
     JsonNode *root = json_builder_get_root(b);
-    char *s = json_to_string(root, FALSE);
+    char *s = scf_json_to_string(root, FALSE, NULL);
     json_node_unref(root);
     g_object_unref(b);
     return s;
@@ -499,7 +500,7 @@ gboolean scf_gen_params_from_json(scf_gen_params *p, const char *json, GError **
         } else if (value_type(n) == G_TYPE_STRING) {
             scf_gen_params_set_extra(p, name, json_node_get_string(n));
         } else {
-            g_autofree char *text = json_to_string(n, FALSE);
+            g_autofree char *text = scf_json_to_string(n, FALSE, NULL);
             scf_gen_params_set_extra(p, name, text);
         }
     }

@@ -2,6 +2,7 @@
 #include "atomic_file.h"
 #include "error.h"
 #include "half.h"
+#include "config.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <json-glib/json-glib.h>
@@ -774,11 +775,8 @@ static char *writer_header(const scf_safetensors_writer *w, const char *path, si
     json_builder_end_object(b);
 
     JsonNode *root = json_builder_get_root(b);
-    JsonGenerator *gen = json_generator_new();
-    json_generator_set_root(gen, root);
     gsize json_len;
-    char *json = json_generator_to_data(gen, &json_len);
-    g_object_unref(gen);
+    char *json = scf_json_to_string(root, FALSE, &json_len);
     json_node_unref(root);
     g_object_unref(b);
 

@@ -5,6 +5,7 @@
 #include <string.h>
 #include "tokenizer_private.h"
 #include "error.h"
+#include "config.h"
 
 #define WORD_VOCAB_VERSION 1
 
@@ -255,11 +256,8 @@ gboolean scf_tokenizer_save(const scf_tokenizer *tok, const char *model_dir, GEr
     json_builder_end_array(b);
     json_builder_end_object(b);
     JsonNode *root = json_builder_get_root(b);
-    JsonGenerator *gen = json_generator_new();
-    json_generator_set_pretty(gen, TRUE);
-    json_generator_set_root(gen, root);
     gsize len = 0;
-    char *text = json_generator_to_data(gen, &len);
+    char *text = scf_json_to_string(root, TRUE, &len);
     char *path = g_build_filename(model_dir, SCF_WORD_VOCAB_FILE, NULL);
     GError *local = NULL;
     gboolean ok = g_mkdir_with_parents(model_dir, 0755) == 0 &&
@@ -270,7 +268,6 @@ gboolean scf_tokenizer_save(const scf_tokenizer *tok, const char *model_dir, GEr
     g_clear_error(&local);
     g_free(path);
     g_free(text);
-    g_object_unref(gen);
     json_node_unref(root);
     g_object_unref(b);
     return ok;

@@ -163,7 +163,7 @@ static char *object_to_string(JsonObject *o)
 {
     JsonNode *node = json_node_new(JSON_NODE_OBJECT);
     json_node_set_object(node, o);
-    char *text = json_to_string(node, TRUE);
+    char *text = scf_json_to_string(node, TRUE, NULL);
     json_node_unref(node);
     return text;
 }
