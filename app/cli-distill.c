@@ -33,6 +33,9 @@ int scf_cli_distill(int argc, char **argv)
                         "and --data DIR\nTry 'scflow distill --help'.\n");
         return SCF_EXIT_USAGE;
     }
+    g_autoptr(scf_run_lock) lock = scf_cli_run_lock("distill", out, !resume);
+    if (!lock)
+        return SCF_EXIT_RUNTIME;
     scf_backend *be = scf_cli_open_device("distill", device, threads, quiet);
     if (!be)
         return SCF_EXIT_RUNTIME;

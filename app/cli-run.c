@@ -1,5 +1,6 @@
 #include "cli-run.h"
 #include "progress.h"
+#include <errno.h>
 #include <glib-unix.h>
 #include <stdio.h>
 
@@ -24,6 +25,20 @@ void scf_cli_run_view_end(scf_cli_run_view *v)
     scf_progress_finish();
     g_source_remove(v->sigint);
     g_source_remove(v->sigterm);
+}
+
+scf_run_lock *scf_cli_run_lock(const char *command, const char *run_dir, gboolean new_run)
+{
+    if (new_run && g_mkdir_with_parents(run_dir, 0755) != 0) {
+        fprintf(stderr, "scflow %s: %s: cannot make the run folder: %s\n", command, run_dir,
+                g_strerror(errno));
+        return NULL;
+    }
+    g_autoptr(GError) error = NULL;
+    scf_run_lock *lock = scf_run_lock_acquire(run_dir, &error);
+    if (!lock)
+        fprintf(stderr, "scflow %s: %s\n", command, error->message);
+    return lock;
 }
 
 gboolean scf_cli_run_progress(const scf_train_progress *p, gpointer user)

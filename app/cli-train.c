@@ -33,6 +33,11 @@ int scf_cli_train(int argc, char **argv)
                         "--config FILE\nTry 'scflow train --help'.\n");
         return SCF_EXIT_USAGE;
     }
+    /* Before anything else: a second run must not get as far as reading the
+     * folder the first one is writing. */
+    g_autoptr(scf_run_lock) lock = scf_cli_run_lock("train", out, !resume);
+    if (!lock)
+        return SCF_EXIT_RUNTIME;
     g_autoptr(GError) error = NULL;
     g_autofree char *notice = NULL;
     scf_backend *be = scf_device_open(device ? device : "auto", threads, &notice, &error);

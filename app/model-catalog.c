@@ -14,23 +14,32 @@ void scf_model_entry_free(scf_model_entry *e)
     g_free(e);
 }
 
-char *scf_model_catalog_default_dir(void)
+char *scf_model_catalog_data_path(const char *relative)
 {
     /* SCFLOW_DATADIR replaces both places (a relocated install, or tests
      * that need a machine without the embedded model) */
     const char *env = g_getenv("SCFLOW_DATADIR");
     const char *roots[] = { env ? env : SCF_DATADIR, env ? env : SCF_SOURCE_DATADIR };
     for (size_t i = 0; i < G_N_ELEMENTS(roots); i++) {
-        g_autofree char *file = g_build_filename(roots[i], "models", "default", NULL);
-        g_autofree char *name = NULL;
-        if (g_file_get_contents(file, &name, NULL, NULL)) {
-            g_strstrip(name);
-            char *dir = g_build_filename(roots[i], "models", name, NULL);
-            if (g_file_test(dir, G_FILE_TEST_IS_DIR))
-                return dir;
-            g_free(dir);
-        }
+        char *path = g_build_filename(roots[i], relative, NULL);
+        if (g_file_test(path, G_FILE_TEST_EXISTS))
+            return path;
+        g_free(path);
     }
+    return NULL;
+}
+
+char *scf_model_catalog_default_dir(void)
+{
+    g_autofree char *file = scf_model_catalog_data_path("models" G_DIR_SEPARATOR_S "default");
+    g_autofree char *name = NULL;
+    if (!file || !g_file_get_contents(file, &name, NULL, NULL))
+        return NULL;
+    g_autofree char *models = g_path_get_dirname(file);
+    char *dir = g_build_filename(models, g_strstrip(name), NULL);
+    if (g_file_test(dir, G_FILE_TEST_IS_DIR))
+        return dir;
+    g_free(dir);
     return NULL;
 }
 

@@ -17,6 +17,11 @@ typedef struct {
 void scf_model_entry_free(scf_model_entry *e);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(scf_model_entry, scf_model_entry_free)
 
+/* DATADIR/relative of the installed application, else data/relative of the
+ * source tree when running uninstalled (SCFLOW_DATADIR replaces both); NULL
+ * when it exists in neither. */
+char *scf_model_catalog_data_path(const char *relative);
+
 /* The embedded default model's folder, installed or in the source tree when
  * running uninstalled; NULL when none is installed. */
 char *scf_model_catalog_default_dir(void);

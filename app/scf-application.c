@@ -102,13 +102,15 @@ static const GActionEntry app_actions[] = {
     { .name = "preferences", .activate = scf_application_preferences_activated },
 };
 
-/* The shortcuts window reads its keys from here, so this is the one list. */
+/* The shortcuts window reads its keys from here, so this is the one list,
+ * but for Escape (cancel), which ui/scf-window.c binds: an application
+ * accelerator runs before the focused widget sees the key, and Escape must
+ * first close what is open (a popover, the gallery's search). */
 static const struct {
     const char *action;
     const char *accels[3];
 } app_accels[] = {
     { "win.generate", { "<Control>Return", "<Control>KP_Enter", NULL } },
-    { "win.cancel", { "Escape", NULL } },
     { "win.search-gallery", { "<Control>f", NULL } },
     { "app.quit", { "<Control>q", NULL } },
     { "app.preferences", { "<Control>comma", NULL } },

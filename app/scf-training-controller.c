@@ -1,4 +1,6 @@
 #include "scf-training-controller.h"
+#include "model-catalog.h"
+#include "run.h"
 #include <glib/gi18n.h>
 #include <json-glib/json-glib.h>
 #include <errno.h>
@@ -7,6 +9,10 @@
 #include <unistd.h>
 
 #define LOG_NAME "studio.log"
+/* The config a new teacher run starts from, under the data folder. */
+#define DEFAULT_CONFIG "training" G_DIR_SEPARATOR_S "emoji-32-teacher.json"
+/* The built-in set's size when the model's config does not say. */
+#define DEFAULT_IMAGE_SIZE 32
 
 struct _ScfTrainingController {
     GObject parent_instance;
@@ -14,7 +20,10 @@ struct _ScfTrainingController {
     ScfTrainingView *view;
     GSettings *settings;
     GSubprocess *process;       /* the run this window started, while it runs */
+    GSubprocess *builder;       /* the built-in dataset being built before it */
+    GStrv pending_argv;         /* the run to start once the dataset is built */
     char *running_command;      /* its command line */
+    gboolean stop_requested;    /* the user stopped it: its exit is no error */
     GCancellable *cancellable;  /* cancelled with the window */
     guint tick;
     gboolean polling;
@@ -52,6 +61,60 @@ static char *scf_training_controller_find_cli(void)
     return found ? found : g_strdup("scflow");
 }
 
+char *scf_training_controller_builtin_dataset(int image_size)
+{
+    g_autofree char *name = g_strdup_printf("emoji-%d", image_size);
+    return g_build_filename(g_get_user_data_dir(), "scflow-studio", "datasets", name, NULL);
+}
+
+/* The "image_size" of the model a run trains: the teacher config's, or the
+ * teacher folder's config.json for a distillation (a small file, read as
+ * the settings change). */
+static int scf_training_controller_image_size(ScfTrainingView *v)
+{
+    g_autofree char *path =
+        scf_training_view_get_kind(v) == SCF_TRAINING_KIND_DISTILL
+            ? g_build_filename(scf_training_view_get_path(v, SCF_TRAINING_FIELD_TEACHER),
+                               "config.json", NULL)
+            : g_strdup(scf_training_view_get_path(v, SCF_TRAINING_FIELD_CONFIG));
+    g_autoptr(JsonParser) parser = json_parser_new();
+    if (!json_parser_load_from_file(parser, path, NULL) ||
+        !JSON_NODE_HOLDS_OBJECT(json_parser_get_root(parser)))
+        return DEFAULT_IMAGE_SIZE;
+    gint64 size = json_object_get_int_member_with_default(
+        json_node_get_object(json_parser_get_root(parser)), "image_size", DEFAULT_IMAGE_SIZE);
+    return size > 0 && size <= 1024 ? (int)size : DEFAULT_IMAGE_SIZE;
+}
+
+/* The dataset folder of the view's settings. */
+static char *scf_training_controller_data_dir(ScfTrainingView *v)
+{
+    if (scf_training_view_get_data_source(v) == SCF_TRAINING_DATA_FOLDER)
+        return g_strdup(scf_training_view_get_path(v, SCF_TRAINING_FIELD_DATA));
+    return scf_training_controller_builtin_dataset(scf_training_controller_image_size(v));
+}
+
+/* The built-in set is built once; `scflow dataset` writes dataset.json last. */
+static gboolean scf_training_controller_needs_build(ScfTrainingView *v, gboolean resume)
+{
+    if (resume || scf_training_view_get_data_source(v) != SCF_TRAINING_DATA_BUILTIN)
+        return FALSE;
+    g_autofree char *dir = scf_training_controller_data_dir(v);
+    g_autofree char *manifest = g_build_filename(dir, "dataset.json", NULL);
+    return !g_file_test(manifest, G_FILE_TEST_IS_REGULAR);
+}
+
+/* The command that builds the built-in set; --force replaces what an
+ * interrupted build left. */
+static GStrv scf_training_controller_build_argv(ScfTrainingView *v)
+{
+    g_autofree char *cli = scf_training_controller_find_cli();
+    g_autofree char *size = g_strdup_printf("%d", scf_training_controller_image_size(v));
+    g_autofree char *dir = scf_training_controller_data_dir(v);
+    const char *argv[] = { cli, "dataset", "emoji", "--size", size, "--force", "--out", dir, NULL };
+    return g_strdupv((char **)argv);
+}
+
 /* The command for the view's settings; resume continues the run folder. */
 static GStrv scf_training_controller_argv(ScfTrainingController *self, gboolean resume)
 {
@@ -59,17 +122,17 @@ static GStrv scf_training_controller_argv(ScfTrainingController *self, gboolean 
     gboolean distill = scf_training_view_get_kind(v) == SCF_TRAINING_KIND_DISTILL;
     g_autoptr(GStrvBuilder) b = g_strv_builder_new();
     g_autofree char *cli = scf_training_controller_find_cli();
+    g_autofree char *data = scf_training_controller_data_dir(v);
     g_strv_builder_add_many(b, cli, distill ? "distill" : "train", NULL);
     if (resume) {
         g_strv_builder_add(b, "--resume");
     } else if (distill) {
         g_strv_builder_add_many(b, "--teacher", scf_training_view_get_path(v, SCF_TRAINING_FIELD_TEACHER),
-                                "--data", scf_training_view_get_path(v, SCF_TRAINING_FIELD_DATA),
-                                "--ablation", scf_training_view_get_ablation(v), NULL);
-    } else {
-        g_strv_builder_add_many(b, "--data", scf_training_view_get_path(v, SCF_TRAINING_FIELD_DATA),
-                                "--config", scf_training_view_get_path(v, SCF_TRAINING_FIELD_CONFIG),
+                                "--data", data, "--ablation", scf_training_view_get_ablation(v),
                                 NULL);
+    } else {
+        g_strv_builder_add_many(b, "--data", data, "--config",
+                                scf_training_view_get_path(v, SCF_TRAINING_FIELD_CONFIG), NULL);
     }
     g_strv_builder_add_many(b, "--out", scf_training_view_get_path(v, SCF_TRAINING_FIELD_RUN), NULL);
     return g_strv_builder_end(b);
@@ -89,12 +152,26 @@ static char *scf_training_controller_command_text(const char *const *argv)
     return g_string_free(s, FALSE);
 }
 
+/* What Start or Resume runs, as one shell line: the dataset build first
+ * when the built-in set is not built yet. */
+static char *scf_training_controller_preview(ScfTrainingController *self, gboolean resume)
+{
+    g_auto(GStrv) argv = scf_training_controller_argv(self, resume);
+    g_autofree char *run = scf_training_controller_command_text((const char *const *)argv);
+    if (!scf_training_controller_needs_build(self->view, resume))
+        return g_steal_pointer(&run);
+    g_auto(GStrv) build = scf_training_controller_build_argv(self->view);
+    g_autofree char *first = scf_training_controller_command_text((const char *const *)build);
+    return g_strconcat(first, " && ", run, NULL);
+}
+
 static gboolean scf_training_controller_inputs_complete(ScfTrainingController *self)
 {
     ScfTrainingView *v = self->view;
     ScfTrainingField needed = scf_training_view_get_kind(v) == SCF_TRAINING_KIND_DISTILL
                                   ? SCF_TRAINING_FIELD_TEACHER : SCF_TRAINING_FIELD_CONFIG;
-    return *scf_training_view_get_path(v, SCF_TRAINING_FIELD_DATA) &&
+    return (scf_training_view_get_data_source(v) == SCF_TRAINING_DATA_BUILTIN ||
+            *scf_training_view_get_path(v, SCF_TRAINING_FIELD_DATA)) &&
            *scf_training_view_get_path(v, needed) &&
            *scf_training_view_get_path(v, SCF_TRAINING_FIELD_RUN);
 }
@@ -108,12 +185,11 @@ static void scf_training_controller_enable(ScfTrainingController *self, const ch
 
 static void scf_training_controller_update(ScfTrainingController *self)
 {
-    gboolean running = self->process != NULL;
+    gboolean running = self->process || self->builder;
     if (running) {
         scf_training_view_set_command(self->view, self->running_command);
     } else {
-        g_auto(GStrv) argv = scf_training_controller_argv(self, self->resumable);
-        g_autofree char *text = scf_training_controller_command_text((const char *const *)argv);
+        g_autofree char *text = scf_training_controller_preview(self, self->resumable);
         scf_training_view_set_command(self->view, text);
     }
     scf_training_controller_enable(self, "training-start",
@@ -297,10 +373,11 @@ static void scf_poll_thread(GTask *task, gpointer source, gpointer data, GCancel
         gboolean finished;
         scf_poll_describe(run, &step, &total, &finished);
         g_ptr_array_add(p->run_dirs, run);
+        /* A run goes on from its last checkpoint, which is what is saved. */
         g_ptr_array_add(p->run_texts,
                         finished ? g_strdup_printf(_("Finished: %lld steps"), (long long)total)
-                                 : g_strdup_printf(_("Step %lld of %lld"), (long long)step,
-                                                   (long long)total));
+                                 : g_strdup_printf(_("Saved at step %lld of %lld"),
+                                                   (long long)step, (long long)total));
     }
     g_task_return_boolean(task, TRUE);
 }
@@ -406,8 +483,15 @@ static void scf_training_controller_run_selected(ScfTrainingController *self, co
         gboolean distill = json_object_has_member(o, "teacher");
         scf_training_view_set_kind(self->view, distill ? SCF_TRAINING_KIND_DISTILL
                                                        : SCF_TRAINING_KIND_TEACHER);
-        scf_training_view_set_path(self->view, SCF_TRAINING_FIELD_DATA,
-                                   json_object_get_string_member_with_default(o, "data", ""));
+        const char *data = json_object_get_string_member_with_default(o, "data", "");
+        g_autofree char *datasets = scf_training_controller_builtin_dataset(DEFAULT_IMAGE_SIZE);
+        g_autofree char *datasets_dir = g_path_get_dirname(datasets);
+        g_autofree char *data_parent = g_path_get_dirname(data);
+        gboolean builtin = g_strcmp0(data_parent, datasets_dir) == 0;
+        scf_training_view_set_data_source(self->view, builtin ? SCF_TRAINING_DATA_BUILTIN
+                                                              : SCF_TRAINING_DATA_FOLDER);
+        if (!builtin)
+            scf_training_view_set_path(self->view, SCF_TRAINING_FIELD_DATA, data);
         if (distill)
             scf_training_view_set_path(self->view, SCF_TRAINING_FIELD_TEACHER,
                                        json_object_get_string_member_with_default(o, "teacher", ""));
@@ -425,6 +509,16 @@ static void scf_training_controller_child_setup(gpointer data)
     setsid();
 }
 
+/* The last line a tool wrote: why it stopped. */
+static char *scf_training_controller_last_line(const char *text)
+{
+    g_auto(GStrv) lines = g_strsplit_set(text ? text : "", "\r\n", -1);
+    for (guint i = g_strv_length(lines); i > 0; i--)
+        if (*g_strstrip(lines[i - 1]))
+            return g_strdup(lines[i - 1]);
+    return g_strdup("");
+}
+
 static void scf_training_controller_exited(GObject *source, GAsyncResult *result, gpointer data)
 {
     g_autoptr(GError) error = NULL;
@@ -440,52 +534,136 @@ static void scf_training_controller_exited(GObject *source, GAsyncResult *result
     g_autofree char *log = g_build_filename(self->shown_run, LOG_NAME, NULL);
     g_autofree char *text = NULL;
     g_file_get_contents(log, &text, NULL, NULL);
-    g_auto(GStrv) lines = g_strsplit(text ? g_strstrip(text) : "", "\n", -1);
-    guint n = g_strv_length(lines);
-    const char *last = n ? lines[n - 1] : "";
+    g_autofree char *last = scf_training_controller_last_line(text);
     g_autofree char *line = status == 0
         ? g_strdup_printf(_("The run ended: %s"), last)
         : g_strdup_printf(_("The run ended (exit status %d): %s"), status, last);
     scf_training_view_set_status(self->view, line);
+    /* A stop the user asked for is how a run pauses; anything else that
+     * ends it early is an error (another run holds the folder, a bad
+     * config, a crash). */
+    if (status != 0 && !self->stop_requested)
+        scf_training_view_show_error(self->view, *last ? last : line);
     scf_training_controller_poll(self);
     scf_training_controller_update(self);
 }
 
-static void scf_training_controller_launch(ScfTrainingController *self, gboolean resume)
+static void scf_training_controller_fail(ScfTrainingController *self, const char *message)
+{
+    scf_training_view_show_error(self->view, message);
+    scf_training_view_set_status(self->view, NULL);
+    scf_training_controller_update(self);
+}
+
+static void scf_training_controller_spawn(ScfTrainingController *self, const char *const *argv,
+                                          gboolean resume)
 {
     const char *run = scf_training_view_get_path(self->view, SCF_TRAINING_FIELD_RUN);
     g_autoptr(GError) error = NULL;
-    g_autofree char *runfile = g_build_filename(run, "run.json", NULL);
-    if (!resume && g_file_test(runfile, G_FILE_TEST_EXISTS)) {
-        g_autofree char *text = g_strdup_printf(_("%s already holds a run: resume it, or choose another run folder"), run);
-        scf_training_view_set_status(self->view, text);
+    /* The tool takes the folder's lock itself; asking first keeps a refused
+     * start from truncating the log of the run that holds it. */
+    g_autoptr(scf_run_lock) lock = scf_run_lock_acquire(run, &error);
+    if (!lock) {
+        scf_training_controller_fail(self, error->message);
         return;
     }
-    if (g_mkdir_with_parents(run, 0755) != 0) {
-        g_autofree char *text = g_strdup_printf(_("Cannot make the run folder %s: %s"), run,
-                                                g_strerror(errno));
-        scf_training_view_set_status(self->view, text);
-        return;
-    }
-    g_auto(GStrv) argv = scf_training_controller_argv(self, resume);
+    g_clear_pointer(&lock, scf_run_lock_release);
     g_autofree char *log = g_build_filename(run, LOG_NAME, NULL);
     g_autoptr(GSubprocessLauncher) launcher = g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_STDOUT_SILENCE);
     g_subprocess_launcher_set_stderr_file_path(launcher, log);
     g_subprocess_launcher_set_child_setup(launcher, scf_training_controller_child_setup, NULL, NULL);
-    self->process = g_subprocess_launcher_spawnv(launcher, (const char *const *)argv, &error);
+    self->process = g_subprocess_launcher_spawnv(launcher, argv, &error);
     if (!self->process) {
         g_autofree char *text = g_strdup_printf(_("Cannot start %s: %s"), argv[0], error->message);
-        scf_training_view_set_status(self->view, text);
+        scf_training_controller_fail(self, text);
         return;
     }
+    self->stop_requested = FALSE;
     g_free(self->running_command);
-    self->running_command = scf_training_controller_command_text((const char *const *)argv);
+    self->running_command = scf_training_controller_command_text(argv);
     g_subprocess_wait_async(self->process, self->cancellable, scf_training_controller_exited, self);
     scf_training_view_set_status(self->view, resume ? _("Resuming…") : _("Starting…"));
     /* A resumed run rewrites its metrics back to the checkpoint. */
     g_clear_pointer(&self->shown_run, g_free);
     scf_training_controller_follow(self);
     scf_training_controller_update(self);
+}
+
+static void scf_training_controller_built(GObject *source, GAsyncResult *result, gpointer data)
+{
+    g_autoptr(GError) error = NULL;
+    g_autofree char *err = NULL;
+    gboolean communicated = g_subprocess_communicate_utf8_finish(G_SUBPROCESS(source), result,
+                                                                 NULL, &err, &error);
+    if (!communicated && g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        return;  /* the window is gone */
+    ScfTrainingController *self = data;
+    g_clear_object(&self->builder);
+    g_auto(GStrv) argv = g_steal_pointer(&self->pending_argv);
+    if (communicated && g_subprocess_get_successful(G_SUBPROCESS(source))) {
+        scf_training_controller_spawn(self, (const char *const *)argv, FALSE);
+        return;
+    }
+    if (self->stop_requested) {
+        scf_training_view_set_status(self->view, _("Stopped before the run started"));
+        scf_training_controller_update(self);
+        return;
+    }
+    g_autofree char *last = communicated ? scf_training_controller_last_line(err)
+                                         : g_strdup(error->message);
+    g_autofree char *text = g_strdup_printf(_("The built-in emoji set could not be built: %s"),
+                                            last);
+    scf_training_controller_fail(self, text);
+}
+
+/* Builds the built-in set, then starts the run argv (taken). */
+static void scf_training_controller_build(ScfTrainingController *self, GStrv argv)
+{
+    g_auto(GStrv) build = scf_training_controller_build_argv(self->view);
+    g_autoptr(GError) error = NULL;
+    self->builder = g_subprocess_newv((const char *const *)build,
+                                      G_SUBPROCESS_FLAGS_STDOUT_SILENCE |
+                                          G_SUBPROCESS_FLAGS_STDERR_PIPE,
+                                      &error);
+    if (!self->builder) {
+        g_autofree char *text = g_strdup_printf(_("Cannot start %s: %s"), build[0], error->message);
+        scf_training_controller_fail(self, text);
+        g_strfreev(argv);
+        return;
+    }
+    self->stop_requested = FALSE;
+    self->pending_argv = argv;
+    g_free(self->running_command);
+    self->running_command = scf_training_controller_preview(self, FALSE);
+    g_subprocess_communicate_utf8_async(self->builder, NULL, self->cancellable,
+                                        scf_training_controller_built, self);
+    scf_training_view_set_status(self->view, _("Building the built-in emoji set (once)…"));
+    scf_training_controller_update(self);
+}
+
+static void scf_training_controller_launch(ScfTrainingController *self, gboolean resume)
+{
+    const char *run = scf_training_view_get_path(self->view, SCF_TRAINING_FIELD_RUN);
+    g_autofree char *runfile = g_build_filename(run, "run.json", NULL);
+    scf_training_view_show_error(self->view, NULL);
+    if (!resume && g_file_test(runfile, G_FILE_TEST_EXISTS)) {
+        g_autofree char *text = g_strdup_printf(_("%s already holds a run: resume it, or choose another run folder"), run);
+        scf_training_controller_fail(self, text);
+        return;
+    }
+    if (g_mkdir_with_parents(run, 0755) != 0) {
+        g_autofree char *text = g_strdup_printf(_("Cannot make the run folder %s: %s"), run,
+                                                g_strerror(errno));
+        scf_training_controller_fail(self, text);
+        return;
+    }
+    GStrv argv = scf_training_controller_argv(self, resume);
+    if (scf_training_controller_needs_build(self->view, resume)) {
+        scf_training_controller_build(self, argv);
+        return;
+    }
+    scf_training_controller_spawn(self, (const char *const *)argv, resume);
+    g_strfreev(argv);
 }
 
 static void scf_training_controller_start_activated(GSimpleAction *a, GVariant *p, gpointer data)
@@ -501,11 +679,15 @@ static void scf_training_controller_resume_activated(GSimpleAction *a, GVariant 
 static void scf_training_controller_stop_activated(GSimpleAction *a, GVariant *p, gpointer data)
 {
     ScfTrainingController *self = data;
-    if (!self->process)
+    GSubprocess *child = self->process ? self->process : self->builder;
+    if (!child)
         return;
-    /* The tool takes SIGTERM as "checkpoint, then stop". */
-    g_subprocess_send_signal(self->process, SIGTERM);
-    scf_training_view_set_status(self->view, _("Stopping after a checkpoint…"));
+    self->stop_requested = TRUE;
+    /* The tool takes SIGTERM as "checkpoint, then stop"; a dataset build
+     * just ends (its files are written atomically). */
+    g_subprocess_send_signal(child, SIGTERM);
+    scf_training_view_set_status(self->view, self->process ? _("Stopping after a checkpoint…")
+                                                           : _("Stopping…"));
 }
 
 /* The finished run's model on the Generate page: the run folder becomes the
@@ -530,6 +712,8 @@ static void scf_training_controller_dispose(GObject *object)
     ScfTrainingController *self = SCF_TRAINING_CONTROLLER(object);
     g_clear_handle_id(&self->tick, g_source_remove);
     g_clear_object(&self->process);
+    g_clear_object(&self->builder);
+    g_clear_pointer(&self->pending_argv, g_strfreev);
     g_clear_object(&self->cancellable);
     g_clear_object(&self->settings);
     G_OBJECT_CLASS(scf_training_controller_parent_class)->dispose(object);
@@ -575,6 +759,14 @@ ScfTrainingController *scf_training_controller_attach(GtkApplicationWindow *wind
                            scf_training_controller_detach);
     g_action_map_add_action_entries(G_ACTION_MAP(window), training_actions,
                                     G_N_ELEMENTS(training_actions), self);
+    /* A first run works as it stands: the shipped teacher config, the
+     * embedded model as the teacher to distil, the built-in emoji set. */
+    g_autofree char *config = scf_model_catalog_data_path(DEFAULT_CONFIG);
+    g_autofree char *teacher = scf_model_catalog_default_dir();
+    if (config && !*scf_training_view_get_path(view, SCF_TRAINING_FIELD_CONFIG))
+        scf_training_view_set_path(view, SCF_TRAINING_FIELD_CONFIG, config);
+    if (teacher && !*scf_training_view_get_path(view, SCF_TRAINING_FIELD_TEACHER))
+        scf_training_view_set_path(view, SCF_TRAINING_FIELD_TEACHER, teacher);
     if (!*scf_training_view_get_path(view, SCF_TRAINING_FIELD_RUN)) {
         g_autofree char *runs = scf_training_controller_runs_folder();
         g_autoptr(GDateTime) now = g_date_time_new_now_local();

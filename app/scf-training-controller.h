@@ -1,11 +1,15 @@
 /* Joins a window's Training page to the `scflow train` / `scflow distill`
- * command line tools: builds the command from the view's settings, runs it
- * as a child process (found next to this program, else on PATH) that
- * outlives the window, stops it with SIGTERM (the tool checkpoints, then
- * exits), resumes stopped runs, and follows the shown run folder once a
+ * command line tools: builds the command from the view's settings (first
+ * `scflow dataset emoji` when the built-in set is chosen and not built yet),
+ * runs it as a child process (found next to this program, else on PATH)
+ * that outlives the window, stops it with SIGTERM (the tool checkpoints,
+ * then exits), resumes stopped runs, and follows the shown run folder once a
  * second off the main thread: metrics.jsonl, the tool's log RUN/studio.log
  * and the newest sample grid. Runs live in USER_DATA_DIR/scflow-studio/runs
  * unless the run folder says otherwise; those found there are listed.
+ * What keeps a run from starting, or ends it early, is shown in the page's
+ * error banner: a folder another process trains in (core/run.h's lock), a
+ * tool that fails.
  *
  * Window actions: win.training-start, win.training-stop,
  * win.training-resume, win.training-open (a finished run's model on the
@@ -27,5 +31,8 @@ ScfTrainingController *scf_training_controller_attach(GtkApplicationWindow *wind
 
 /* The folder runs are listed from (and new ones made in). */
 char *scf_training_controller_runs_folder(void);
+/* Where the built-in emoji set at that size is built (once) when a run asks
+ * for it: USER_DATA_DIR/scflow-studio/datasets/emoji-SIZE. */
+char *scf_training_controller_builtin_dataset(int image_size);
 
 G_END_DECLS

@@ -5,9 +5,13 @@
 #include "safetensors.h"
 #include "sampler.h"
 #include <errno.h>
+#include <fcntl.h>
 #include <glib/gstdio.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 char *scf_run_checkpoint_path(const char *run_dir, int64_t step)
 {
@@ -129,6 +133,78 @@ gboolean scf_run_load_latest(const char *run_dir, const char *kind, scf_backend 
     g_string_free(skipped, TRUE);
     g_array_free(steps, TRUE);
     return loaded;
+}
+
+struct scf_run_lock {
+    int fd;
+};
+
+/* The pid a holder wrote into the lock file; 0 while it has not yet (it
+ * writes it right after taking the lock). */
+static long run_lock_holder(int fd)
+{
+    char text[32];
+    ssize_t n = pread(fd, text, sizeof text - 1, 0);
+    if (n <= 0)
+        return 0;
+    text[n] = 0;
+    return MAX(strtol(text, NULL, 10), 0);
+}
+
+scf_run_lock *scf_run_lock_acquire(const char *run_dir, GError **error)
+{
+    g_autofree char *path = g_build_filename(run_dir, SCF_RUN_LOCK_FILE, NULL);
+    /* CLOEXEC: a child the holder starts must not keep the lock alive after
+     * the holder is gone. */
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        g_set_error(error, SCF_ERROR, SCF_ERROR_IO, "%s: cannot lock the run folder: %s",
+                    run_dir, g_strerror(errno));
+        return NULL;
+    }
+    int status;
+    while ((status = flock(fd, LOCK_EX | LOCK_NB)) != 0 && errno == EINTR)
+        ;
+    if (status != 0) {
+        int e = errno;
+        long holder = e == EWOULDBLOCK ? run_lock_holder(fd) : 0;
+        if (holder > 0)
+            g_set_error(error, SCF_ERROR, SCF_ERROR_IO,
+                        "%s: another run is training in this folder (process %ld); wait for it "
+                        "to end or stop it, or choose another run folder", run_dir, holder);
+        else if (e == EWOULDBLOCK)
+            g_set_error(error, SCF_ERROR, SCF_ERROR_IO,
+                        "%s: another run is starting in this folder; wait for it to end or "
+                        "stop it, or choose another run folder", run_dir);
+        else
+            g_set_error(error, SCF_ERROR, SCF_ERROR_IO, "%s: cannot lock %s: %s", run_dir, path,
+                        g_strerror(e));
+        close(fd);
+        return NULL;
+    }
+    char text[32];
+    int n = g_snprintf(text, sizeof text, "%ld\n", (long)getpid());
+    if (ftruncate(fd, 0) != 0 || pwrite(fd, text, n, 0) != n) {
+        g_set_error(error, SCF_ERROR, SCF_ERROR_IO, "%s: cannot write: %s", path,
+                    g_strerror(errno));
+        close(fd);
+        return NULL;
+    }
+    scf_run_lock *lock = g_new(scf_run_lock, 1);
+    lock->fd = fd;
+    return lock;
+}
+
+void scf_run_lock_release(scf_run_lock *lock)
+{
+    if (!lock)
+        return;
+    /* No pid is left behind to be mistaken for a holder; closing the only
+     * descriptor drops the lock. */
+    if (ftruncate(lock->fd, 0) != 0)
+        g_debug("run lock: cannot clear the holder's pid: %s", g_strerror(errno));
+    close(lock->fd);
+    g_free(lock);
 }
 
 gboolean scf_run_write_file(const char *path, const char *text, GError **error)

@@ -71,6 +71,22 @@ gboolean scf_run_save_checkpoint(const char *run_dir, const char *kind, int64_t 
 gboolean scf_run_load_latest(const char *run_dir, const char *kind, scf_backend *be,
                              const scf_run_buffer *bufs, int n, int64_t *step, GError **error);
 
+/* One process trains in a run folder at a time. The lock is RUN/run.lock
+ * held with flock(2) for as long as the run lives: the kernel drops it when
+ * the holder ends however it ends (exit, crash, SIGKILL), so a lock is never
+ * left stale and nothing has to clean up after a crash. The file holds the
+ * holder's pid so that a refusal can say who holds it. */
+#define SCF_RUN_LOCK_FILE "run.lock"
+typedef struct scf_run_lock scf_run_lock;
+
+/* Takes the lock of run_dir, which must exist. A folder locked by another
+ * process, or by another scf_run_lock of this one, is an SCF_ERROR_IO error
+ * whose message names the folder and the holder's pid. Never blocks. */
+scf_run_lock *scf_run_lock_acquire(const char *run_dir, GError **error);
+/* Releases the lock (NULL is allowed). */
+void scf_run_lock_release(scf_run_lock *lock);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(scf_run_lock, scf_run_lock_release)
+
 /* Appends one line to RUN/metrics.jsonl (the object must hold "step"). */
 gboolean scf_run_append_metrics(const char *run_dir, const char *json_line, GError **error);
 /* Keeps only metrics lines of steps <= step. */

@@ -1,5 +1,6 @@
 #include "ui-harness.h"
 #include <glib/gstdio.h>
+#include <time.h>
 
 gboolean ui_wait_until(ui_condition cond, gpointer data, double seconds)
 {
@@ -30,6 +31,36 @@ void ui_wait_drawn(GtkWidget *widget)
     guint id = gtk_widget_add_tick_callback(widget, ui_frames_counted, &frames, NULL);
     g_assert_true(ui_wait_until(ui_two_frames, &frames, 10));
     gtk_widget_remove_tick_callback(widget, id);
+}
+
+static gint64 ui_thread_cpu_us(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+    return (gint64)t.tv_sec * G_USEC_PER_SEC + t.tv_nsec / 1000;
+}
+
+static gboolean ui_stall_tick(gpointer data)
+{
+    ui_stall_monitor *m = data;
+    gint64 now = g_get_monotonic_time(), cpu = ui_thread_cpu_us();
+    m->longest = MAX(m->longest, now - m->last);
+    m->longest_busy = MAX(m->longest_busy, cpu - m->last_cpu);
+    m->last = now;
+    m->last_cpu = cpu;
+    return G_SOURCE_CONTINUE;
+}
+
+void ui_stall_start(ui_stall_monitor *m)
+{
+    *m = (ui_stall_monitor){ .last = g_get_monotonic_time(), .last_cpu = ui_thread_cpu_us() };
+    m->source = g_timeout_add(5, ui_stall_tick, m);
+}
+
+double ui_stall_stop_ms(ui_stall_monitor *m)
+{
+    g_source_remove(m->source);
+    return m->longest / 1000.0;
 }
 
 GtkWindow *ui_app_window_of_type(GtkApplication *app, GType type)

@@ -1,5 +1,6 @@
 /* What the UI tests share: waiting on the main loop for a condition or a
- * drawn frame, finding widgets, and screenshots into $SCF_TEST_OUT. */
+ * drawn frame, measuring its stalls, finding widgets, and screenshots into
+ * $SCF_TEST_OUT. */
 #pragma once
 #include <gtk/gtk.h>
 
@@ -18,6 +19,21 @@ int ui_test_begin(const char *name, int *argc, char ***argv, char **root);
 gboolean ui_wait_until(ui_condition cond, gpointer data, double seconds);
 /* Waits until widget has been laid out and drawn with its current state. */
 void ui_wait_drawn(GtkWidget *widget);
+
+/* The main-loop stall monitor: a 5 ms timer that records the longest gap
+ * between two of its runs, that is the longest time the main loop was kept
+ * from running, by work on the main thread or by waiting for a core. It
+ * also records the most processor time the main thread used between two
+ * runs (longest_busy, µs): the work part alone, which other load on the
+ * machine does not inflate. */
+typedef struct {
+    gint64 last, longest;             /* µs of wall time */
+    gint64 last_cpu, longest_busy;    /* µs of the main thread's processor time */
+    guint source;
+} ui_stall_monitor;
+void ui_stall_start(ui_stall_monitor *m);
+/* Stops it; the longest gap in milliseconds (longest_busy stays readable). */
+double ui_stall_stop_ms(ui_stall_monitor *m);
 
 /* Registers app (aborting the test with the reason when it cannot). */
 void ui_app_register(GApplication *app);

@@ -279,6 +279,16 @@ void scf_gallery_view_show_message(ScfGalleryView *self, const char *message)
     scf_gallery_view_show_banner(self, message, FALSE);
 }
 
+/* Escape in the search entry: the search is cleared, then left for the
+ * grid, as in GNOME's search bars. */
+static void scf_gallery_view_stop_search(ScfGalleryView *self)
+{
+    if (*gtk_editable_get_text(GTK_EDITABLE(self->search_entry)))
+        gtk_editable_set_text(GTK_EDITABLE(self->search_entry), "");
+    else
+        gtk_widget_grab_focus(GTK_WIDGET(self->grid));
+}
+
 void scf_gallery_view_focus_search(ScfGalleryView *self)
 {
     g_return_if_fail(SCF_IS_GALLERY_VIEW(self));
@@ -484,6 +494,8 @@ static void scf_gallery_view_init(ScfGalleryView *self)
     scf_gallery_view_set_filter_choices(self, NULL, NULL, 0);
     g_signal_connect_swapped(self->search_entry, "search-changed",
                              G_CALLBACK(scf_gallery_view_filter_changed), self);
+    g_signal_connect_swapped(self->search_entry, "stop-search",
+                             G_CALLBACK(scf_gallery_view_stop_search), self);
     g_signal_connect_swapped(self->model_dropdown, "notify::selected",
                              G_CALLBACK(scf_gallery_view_filter_changed), self);
     g_signal_connect_swapped(self->steps_dropdown, "notify::selected",

@@ -1,5 +1,6 @@
 /* The Gallery page: a grid of thumbnails of ScfGalleryItem, a search entry
- * (debounced as it is typed), filters by model and steps and favourites
+ * (debounced as it is typed; Escape clears it, then leaves it for the
+ * grid), filters by model and steps and favourites
  * only, and a pane with the selected image at its own pixels, every setting
  * it was made with, a favourite star, "Use These Settings", Export and
  * Delete, and a banner that offers Undo after a delete.

@@ -1,6 +1,7 @@
 #include "scf-training-view.h"
 #include <glib/gi18n.h>
 #include <math.h>
+#include <string.h>
 
 /* One curve: its points in the order logged. */
 typedef struct {
@@ -10,10 +11,12 @@ typedef struct {
 
 struct _ScfTrainingView {
     GtkWidget parent_instance;
-    GtkDropDown *kind_dropdown, *ablation_dropdown;
+    GtkDropDown *kind_dropdown, *data_source_dropdown, *ablation_dropdown;
     GtkEntry *data_entry, *config_entry, *teacher_entry, *run_entry;
+    GtkWidget *data_box, *config_box, *teacher_box;
     GtkWidget *config_label, *teacher_label, *ablation_label;
-    GtkLabel *command_label, *rate_label, *status_label;
+    GtkLabel *command_label, *rate_label, *status_label, *error_label;
+    GtkRevealer *error_revealer;
     GtkProgressBar *progress_bar;
     GtkDrawingArea *curves_area;
     GtkPicture *sample_picture;
@@ -31,6 +34,10 @@ static guint signals[N_SIGNALS];
 static const char *const ablations[] = { "full", "cd", "cd+trunc", "cd+trunc+bidir",
                                          "cd+trunc+bidir+reflow" };
 
+/* The fields by the names the choose buttons' action targets use. */
+static const char *const field_names[SCF_TRAINING_N_FIELDS] = { "data", "config", "teacher",
+                                                                "run" };
+
 static void scf_curve_free(ScfCurve *c)
 {
     g_free(c->name);
@@ -46,16 +53,18 @@ static GtkEntry *scf_training_view_entry(ScfTrainingView *self, ScfTrainingField
     return entries[field];
 }
 
-/* Only the inputs of the chosen kind are shown. */
+/* Only the inputs of the chosen kind and dataset source are shown. */
 static void scf_training_view_show_kind_rows(ScfTrainingView *self)
 {
     gboolean distill = scf_training_view_get_kind(self) == SCF_TRAINING_KIND_DISTILL;
     gtk_widget_set_visible(self->config_label, !distill);
-    gtk_widget_set_visible(GTK_WIDGET(self->config_entry), !distill);
+    gtk_widget_set_visible(self->config_box, !distill);
     gtk_widget_set_visible(self->teacher_label, distill);
-    gtk_widget_set_visible(GTK_WIDGET(self->teacher_entry), distill);
+    gtk_widget_set_visible(self->teacher_box, distill);
     gtk_widget_set_visible(self->ablation_label, distill);
     gtk_widget_set_visible(GTK_WIDGET(self->ablation_dropdown), distill);
+    gtk_widget_set_visible(self->data_box, scf_training_view_get_data_source(self) ==
+                                               SCF_TRAINING_DATA_FOLDER);
 }
 
 static void scf_training_view_edited(ScfTrainingView *self)
@@ -204,6 +213,22 @@ void scf_training_view_set_kind(ScfTrainingView *self, ScfTrainingKind kind)
     self->updating = FALSE;
 }
 
+ScfTrainingDataSource scf_training_view_get_data_source(ScfTrainingView *self)
+{
+    g_return_val_if_fail(SCF_IS_TRAINING_VIEW(self), SCF_TRAINING_DATA_BUILTIN);
+    return gtk_drop_down_get_selected(self->data_source_dropdown) == 1 ? SCF_TRAINING_DATA_FOLDER
+                                                                        : SCF_TRAINING_DATA_BUILTIN;
+}
+
+void scf_training_view_set_data_source(ScfTrainingView *self, ScfTrainingDataSource source)
+{
+    g_return_if_fail(SCF_IS_TRAINING_VIEW(self));
+    self->updating = TRUE;
+    gtk_drop_down_set_selected(self->data_source_dropdown,
+                               source == SCF_TRAINING_DATA_FOLDER ? 1 : 0);
+    self->updating = FALSE;
+}
+
 const char *scf_training_view_get_path(ScfTrainingView *self, ScfTrainingField field)
 {
     g_return_val_if_fail(SCF_IS_TRAINING_VIEW(self), NULL);
@@ -276,6 +301,26 @@ const char *scf_training_view_get_status(ScfTrainingView *self)
     return gtk_label_get_text(self->status_label);
 }
 
+void scf_training_view_show_error(ScfTrainingView *self, const char *message)
+{
+    g_return_if_fail(SCF_IS_TRAINING_VIEW(self));
+    if (message)
+        gtk_label_set_text(self->error_label, message);
+    gtk_revealer_set_reveal_child(self->error_revealer, message != NULL);
+}
+
+const char *scf_training_view_get_error(ScfTrainingView *self)
+{
+    g_return_val_if_fail(SCF_IS_TRAINING_VIEW(self), NULL);
+    return gtk_revealer_get_reveal_child(self->error_revealer)
+               ? gtk_label_get_text(self->error_label) : NULL;
+}
+
+static void scf_training_view_dismiss_error(GtkWidget *widget, const char *action, GVariant *param)
+{
+    scf_training_view_show_error(SCF_TRAINING_VIEW(widget), NULL);
+}
+
 void scf_training_view_set_sample(ScfTrainingView *self, GFile *png)
 {
     g_return_if_fail(SCF_IS_TRAINING_VIEW(self));
@@ -316,6 +361,70 @@ static void scf_training_view_row_activated(GtkListBox *list, GtkListBoxRow *row
         g_signal_emit(self, signals[SIGNAL_RUN_SELECTED], 0, self->run_dirs->pdata[i]);
 }
 
+/* ---- the file choosers ---- */
+
+static void scf_training_view_chosen(GtkNativeDialog *dialog, int response, gpointer data)
+{
+    ScfTrainingView *self = data;
+    ScfTrainingField field = GPOINTER_TO_UINT(g_object_get_data(G_OBJECT(dialog), "field"));
+    g_autoptr(GFile) file = response == GTK_RESPONSE_ACCEPT
+                                ? gtk_file_chooser_get_file(GTK_FILE_CHOOSER(dialog)) : NULL;
+    g_autofree char *path = file ? g_file_get_path(file) : NULL;
+    if (path) {
+        /* Picking a folder is choosing to train on it. */
+        if (field == SCF_TRAINING_FIELD_DATA)
+            gtk_drop_down_set_selected(self->data_source_dropdown, 1);
+        /* As typed: the entry's "changed" tells the controller. */
+        gtk_editable_set_text(GTK_EDITABLE(scf_training_view_entry(self, field)), path);
+    }
+    g_object_unref(dialog);
+    g_object_unref(self);
+}
+
+/* The chooser opens where the field's path is, or beside it when that does
+ * not exist yet (a run folder to be made). */
+static void scf_training_view_chooser_start(GtkFileChooser *chooser, const char *path)
+{
+    g_autofree char *dir = g_file_test(path, G_FILE_TEST_IS_DIR) ? g_strdup(path)
+                                                                  : g_path_get_dirname(path);
+    if (!*path || !g_file_test(dir, G_FILE_TEST_IS_DIR))
+        return;
+    g_autoptr(GFile) folder = g_file_new_for_path(dir);
+    gtk_file_chooser_set_current_folder(chooser, folder, NULL);
+}
+
+static void scf_training_view_choose(GtkWidget *widget, const char *action, GVariant *param)
+{
+    ScfTrainingView *self = SCF_TRAINING_VIEW(widget);
+    const char *name = g_variant_get_string(param, NULL);
+    guint field = 0;
+    while (field < SCF_TRAINING_N_FIELDS && strcmp(field_names[field], name) != 0)
+        field++;
+    g_return_if_fail(field < SCF_TRAINING_N_FIELDS);
+    const char *titles[SCF_TRAINING_N_FIELDS] = {
+        _("Choose the Dataset Folder"), _("Choose the Model Config"),
+        _("Choose the Teacher Model Folder"), _("Choose the Run Folder"),
+    };
+    gboolean file = field == SCF_TRAINING_FIELD_CONFIG;
+    GtkFileChooserNative *dialog = gtk_file_chooser_native_new(
+        titles[field], GTK_WINDOW(gtk_widget_get_root(widget)),
+        file ? GTK_FILE_CHOOSER_ACTION_OPEN : GTK_FILE_CHOOSER_ACTION_SELECT_FOLDER,
+        _("_Choose"), _("_Cancel"));
+    gtk_native_dialog_set_modal(GTK_NATIVE_DIALOG(dialog), TRUE);
+    if (file) {
+        g_autoptr(GtkFileFilter) json = gtk_file_filter_new();
+        gtk_file_filter_set_name(json, _("Model configs (JSON)"));
+        gtk_file_filter_add_pattern(json, "*.json");
+        gtk_file_chooser_add_filter(GTK_FILE_CHOOSER(dialog), json);
+    }
+    scf_training_view_chooser_start(GTK_FILE_CHOOSER(dialog),
+                                    scf_training_view_get_path(self, field));
+    g_object_set_data(G_OBJECT(dialog), "field", GUINT_TO_POINTER(field));
+    g_signal_connect(dialog, "response", G_CALLBACK(scf_training_view_chosen),
+                     g_object_ref(self));
+    gtk_native_dialog_show(GTK_NATIVE_DIALOG(dialog));
+}
+
 /* ---- the widget ---- */
 
 static void scf_training_view_dispose(GObject *object)
@@ -349,7 +458,13 @@ static void scf_training_view_class_init(ScfTrainingViewClass *klass)
     gtk_widget_class_set_layout_manager_type(widget_class, GTK_TYPE_BIN_LAYOUT);
 #define BIND(name) gtk_widget_class_bind_template_child(widget_class, ScfTrainingView, name)
     BIND(kind_dropdown);
+    BIND(data_source_dropdown);
     BIND(ablation_dropdown);
+    BIND(data_box);
+    BIND(config_box);
+    BIND(teacher_box);
+    BIND(error_label);
+    BIND(error_revealer);
     BIND(data_entry);
     BIND(config_entry);
     BIND(teacher_entry);
@@ -365,6 +480,10 @@ static void scf_training_view_class_init(ScfTrainingViewClass *klass)
     BIND(sample_picture);
     BIND(runs_list);
 #undef BIND
+    gtk_widget_class_install_action(widget_class, "training.choose", "s",
+                                    scf_training_view_choose);
+    gtk_widget_class_install_action(widget_class, "training.dismiss-error", NULL,
+                                    scf_training_view_dismiss_error);
 }
 
 static void scf_training_view_init(ScfTrainingView *self)
@@ -377,10 +496,11 @@ static void scf_training_view_init(ScfTrainingView *self)
                             self->run_entry };
     for (gsize i = 0; i < G_N_ELEMENTS(entries); i++)
         g_signal_connect_swapped(entries[i], "changed", G_CALLBACK(scf_training_view_edited), self);
-    g_signal_connect_swapped(self->kind_dropdown, "notify::selected",
-                             G_CALLBACK(scf_training_view_edited), self);
-    g_signal_connect_swapped(self->ablation_dropdown, "notify::selected",
-                             G_CALLBACK(scf_training_view_edited), self);
+    GtkDropDown *dropdowns[] = { self->kind_dropdown, self->data_source_dropdown,
+                                 self->ablation_dropdown };
+    for (gsize i = 0; i < G_N_ELEMENTS(dropdowns); i++)
+        g_signal_connect_swapped(dropdowns[i], "notify::selected",
+                                 G_CALLBACK(scf_training_view_edited), self);
     g_signal_connect(self->runs_list, "row-activated", G_CALLBACK(scf_training_view_row_activated),
                      self);
     scf_training_view_show_kind_rows(self);

@@ -1,7 +1,9 @@
 /* The Training page: what to run (teacher training or SCFlow distillation,
- * its dataset, config or teacher, run folder and ablation preset), the exact
- * command line it will run, and how the run goes (progress, loss curves,
- * the latest sample grid), beside the runs found on disk.
+ * its dataset: the built-in emoji set or a folder, config or teacher, run
+ * folder and ablation preset, each path typed or picked with a file
+ * chooser), the exact command line it will run, and how the run goes
+ * (progress, loss curves, the latest sample grid, an error banner), beside
+ * the runs found on disk.
  *
  * The view only shows and asks. Its buttons activate the window actions
  * win.training-start, win.training-stop, win.training-resume and
@@ -22,6 +24,12 @@ typedef enum {
     SCF_TRAINING_KIND_DISTILL,
 } ScfTrainingKind;
 
+/* Where the training images come from. */
+typedef enum {
+    SCF_TRAINING_DATA_BUILTIN,   /* the built-in emoji set (the controller builds it) */
+    SCF_TRAINING_DATA_FOLDER,    /* the folder in SCF_TRAINING_FIELD_DATA */
+} ScfTrainingDataSource;
+
 /* The path entries of the settings. */
 typedef enum {
     SCF_TRAINING_FIELD_DATA,     /* dataset folder */
@@ -33,6 +41,8 @@ typedef enum {
 
 ScfTrainingKind scf_training_view_get_kind(ScfTrainingView *self);
 void scf_training_view_set_kind(ScfTrainingView *self, ScfTrainingKind kind);
+ScfTrainingDataSource scf_training_view_get_data_source(ScfTrainingView *self);
+void scf_training_view_set_data_source(ScfTrainingView *self, ScfTrainingDataSource source);
 const char *scf_training_view_get_path(ScfTrainingView *self, ScfTrainingField field);
 void scf_training_view_set_path(ScfTrainingView *self, ScfTrainingField field, const char *path);
 /* The distillation preset: "full", "cd", "cd+trunc", ... */
@@ -57,6 +67,12 @@ void scf_training_view_add_point(ScfTrainingView *self, const char *series, doub
                                  double value);
 /* Points in all series. */
 guint scf_training_view_count_points(ScfTrainingView *self);
+
+/* A banner above the run's progress with message (an error) until the user
+ * dismisses it or it is called with NULL. get_error: the message shown, or
+ * NULL. */
+void scf_training_view_show_error(ScfTrainingView *self, const char *message);
+const char *scf_training_view_get_error(ScfTrainingView *self);
 
 /* The latest sample grid; NULL shows none. */
 void scf_training_view_set_sample(ScfTrainingView *self, GFile *png);

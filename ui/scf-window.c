@@ -41,6 +41,12 @@ static void scf_window_class_init(ScfWindowClass *klass)
     gtk_widget_class_bind_template_child(widget_class, ScfWindow, gallery_view);
     gtk_widget_class_bind_template_child(widget_class, ScfWindow, compare_view);
     gtk_widget_class_bind_template_child(widget_class, ScfWindow, training_view);
+    /* Escape cancels the generation, but only when the focused widget has
+     * no use for it: a window binding runs as the key bubbles up from the
+     * focus, after a popover has closed on it or the gallery's search entry
+     * has cleared, whereas an application accelerator would take the key
+     * before either saw it. */
+    gtk_widget_class_add_binding_action(widget_class, GDK_KEY_Escape, 0, "win.cancel", NULL);
 }
 
 static void scf_window_init(ScfWindow *self)

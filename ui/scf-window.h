@@ -1,6 +1,7 @@
 /* The main window: a header bar whose view switcher selects one of the pages
  * Generate, Compare, Gallery and Training. The window action "win.page"
- * (string parameter: the page name) switches pages. */
+ * (string parameter: the page name) switches pages. Escape activates
+ * "win.cancel" when the focused widget does not use the key itself. */
 #pragma once
 #include <gtk/gtk.h>
 #include "scf-gallery-view.h"
