@@ -135,6 +135,10 @@ static GStrv scf_training_controller_argv(ScfTrainingController *self, gboolean 
                                 scf_training_view_get_path(v, SCF_TRAINING_FIELD_CONFIG), NULL);
     }
     g_strv_builder_add_many(b, "--out", scf_training_view_get_path(v, SCF_TRAINING_FIELD_RUN), NULL);
+    /* the preferences' device, as generation uses it; auto is the tools' own default */
+    g_autofree char *device = g_settings_get_string(self->settings, "device");
+    if (device && *device && strcmp(device, "auto") != 0)
+        g_strv_builder_add_many(b, "--device", device, NULL);
     return g_strv_builder_end(b);
 }
 
@@ -777,6 +781,8 @@ ScfTrainingController *scf_training_controller_attach(GtkApplicationWindow *wind
     g_signal_connect_object(view, "changed", G_CALLBACK(scf_training_controller_changed), self,
                             G_CONNECT_SWAPPED);
     g_signal_connect_object(view, "run-selected", G_CALLBACK(scf_training_controller_run_selected),
+                            self, G_CONNECT_SWAPPED);
+    g_signal_connect_object(settings, "changed::device", G_CALLBACK(scf_training_controller_changed),
                             self, G_CONNECT_SWAPPED);
     self->tick = g_timeout_add_seconds(1, scf_training_controller_tick, self);
     scf_training_controller_changed(self);
