@@ -1,18 +1,9 @@
-/* The CUDA backend's device and memory layer. The kernel table is filled in
- * by the CUDA backend issue; until then a backend opens only to report the
- * device, and the device chooser falls back to the CPU for compute.
+/* The CUDA backend: its device and memory layer, and the kernel table whose
+ * kernels live in the cuda_*.cu files beside this one (cuda_kernels.h).
  * Without a GPU, cudaGetDeviceCount returns an error status (no crash), which
  * becomes a clear "no GPU" message. */
-#include <cuda_runtime.h>
-#include <cublas_v2.h>
-#include "../backend.h"
+#include "cuda_kernels.h"
 #include "../error.h"
-
-typedef struct {
-    int device;
-    cublasHandle_t blas;
-    char name[64];
-} cuda_ctx;
 
 static void *cuda_alloc(scf_backend *be, size_t bytes)
 {
@@ -61,7 +52,7 @@ static void cuda_synchronize(scf_backend *be)
 
 static void cuda_destroy(scf_backend *be)
 {
-    cuda_ctx *ctx = (cuda_ctx *)be->ctx;
+    scf_cuda_ctx *ctx = (scf_cuda_ctx *)be->ctx;
     cublasDestroy(ctx->blas);
     g_free(ctx);
     g_free(be);
@@ -82,13 +73,16 @@ extern "C" scf_backend *scf_backend_cuda_new(int device, GError **error)
         return NULL;
     }
     cudaSetDevice(device);
-    cuda_ctx *ctx = g_new0(cuda_ctx, 1);
+    scf_cuda_ctx *ctx = g_new0(scf_cuda_ctx, 1);
     ctx->device = device;
     if (cublasCreate(&ctx->blas) != CUBLAS_STATUS_SUCCESS) {
         g_set_error(error, SCF_ERROR, SCF_ERROR_DEVICE, "cuda:%d: cuBLAS failed to start", device);
         g_free(ctx);
         return NULL;
     }
+    /* plain fp32 GEMMs (no TF32) so the CUDA backend matches the CPU's to
+     * float rounding; TF32 would be a deliberate later choice */
+    SCF_CUBLAS_CHECK(cublasSetMathMode(ctx->blas, CUBLAS_DEFAULT_MATH));
     g_snprintf(ctx->name, sizeof ctx->name, "cuda:%d", device);
     scf_backend *be = g_new0(scf_backend, 1);
     be->name = ctx->name;
@@ -102,5 +96,36 @@ extern "C" scf_backend *scf_backend_cuda_new(int device, GError **error)
     be->zero = cuda_zero;
     be->synchronize = cuda_synchronize;
     be->destroy = cuda_destroy;
+    /* dense layers, convolutions, norms, activations, layout, elementwise */
+    be->linear_forward = scf_cuda_linear_forward;
+    be->linear_backward = scf_cuda_linear_backward;
+    be->conv2d_forward = scf_cuda_conv2d_forward;
+    be->conv2d_backward = scf_cuda_conv2d_backward;
+    be->group_norm_forward = scf_cuda_group_norm_forward;
+    be->group_norm_backward = scf_cuda_group_norm_backward;
+    be->layer_norm_forward = scf_cuda_layer_norm_forward;
+    be->layer_norm_backward = scf_cuda_layer_norm_backward;
+    be->activation_forward = scf_cuda_activation_forward;
+    be->activation_backward = scf_cuda_activation_backward;
+    be->geglu_forward = scf_cuda_geglu_forward;
+    be->geglu_backward = scf_cuda_geglu_backward;
+    be->upsample2x_forward = scf_cuda_upsample2x_forward;
+    be->upsample2x_backward = scf_cuda_upsample2x_backward;
+    be->timestep_embedding = scf_cuda_timestep_embedding;
+    be->embedding_forward = scf_cuda_embedding_forward;
+    be->embedding_backward = scf_cuda_embedding_backward;
+    be->concat_forward = scf_cuda_concat_forward;
+    be->concat_backward = scf_cuda_concat_backward;
+    be->add = scf_cuda_add;
+    be->mul = scf_cuda_mul;
+    be->mul_backward = scf_cuda_mul_backward;
+    be->scale = scf_cuda_scale;
+    be->axpy = scf_cuda_axpy;
+    be->fill = scf_cuda_fill;
+    be->add_channel_forward = scf_cuda_add_channel_forward;
+    be->add_channel_backward = scf_cuda_add_channel_backward;
+    be->batch_scale_forward = scf_cuda_batch_scale_forward;
+    be->batch_scale_backward = scf_cuda_batch_scale_backward;
+    be->transpose = scf_cuda_transpose;
     return be;
 }
