@@ -7,6 +7,7 @@
 #include <cublas_v2.h>
 #include "../backend.h"
 #include "../error.h"
+#include "cuda_kernels_b.h"
 
 typedef struct {
     int device;
@@ -67,6 +68,11 @@ static void cuda_destroy(scf_backend *be)
     g_free(be);
 }
 
+cublasHandle_t scf_cudab_blas(scf_backend *be)
+{
+    return ((cuda_ctx *)be->ctx)->blas;
+}
+
 extern "C" scf_backend *scf_backend_cuda_new(int device, GError **error)
 {
     int count = 0;
@@ -102,5 +108,23 @@ extern "C" scf_backend *scf_backend_cuda_new(int device, GError **error)
     be->zero = cuda_zero;
     be->synchronize = cuda_synchronize;
     be->destroy = cuda_destroy;
+    /* attention, softmax, losses, optimisers, RNG: cuda_kernels_b.h */
+    be->softmax_forward = scf_cuda_softmax_forward;
+    be->softmax_backward = scf_cuda_softmax_backward;
+    be->attention_forward = scf_cuda_attention_forward;
+    be->attention_backward = scf_cuda_attention_backward;
+    be->sum_squares = scf_cuda_sum_squares;
+    be->mse_forward = scf_cuda_mse_forward;
+    be->mse_backward = scf_cuda_mse_backward;
+    be->pseudo_huber_forward = scf_cuda_pseudo_huber_forward;
+    be->pseudo_huber_backward = scf_cuda_pseudo_huber_backward;
+    be->softplus_forward = scf_cuda_softplus_forward;
+    be->softplus_backward = scf_cuda_softplus_backward;
+    be->gan_logistic_forward = scf_cuda_gan_logistic_forward;
+    be->gan_logistic_backward = scf_cuda_gan_logistic_backward;
+    be->adamw_update = scf_cuda_adamw_update;
+    be->ema_update = scf_cuda_ema_update;
+    be->rng_normal = scf_cuda_rng_normal;
+    be->rng_uniform = scf_cuda_rng_uniform;
     return be;
 }
