@@ -4,6 +4,7 @@
  * becomes a clear "no GPU" message. */
 #include "cuda_kernels.h"
 #include "../error.h"
+#include "cuda_kernels_b.h"
 
 static void *cuda_alloc(scf_backend *be, size_t bytes)
 {
@@ -127,5 +128,23 @@ extern "C" scf_backend *scf_backend_cuda_new(int device, GError **error)
     be->batch_scale_forward = scf_cuda_batch_scale_forward;
     be->batch_scale_backward = scf_cuda_batch_scale_backward;
     be->transpose = scf_cuda_transpose;
+    /* attention, softmax, losses, optimisers, RNG: cuda_kernels_b.h */
+    be->softmax_forward = scf_cuda_softmax_forward;
+    be->softmax_backward = scf_cuda_softmax_backward;
+    be->attention_forward = scf_cuda_attention_forward;
+    be->attention_backward = scf_cuda_attention_backward;
+    be->sum_squares = scf_cuda_sum_squares;
+    be->mse_forward = scf_cuda_mse_forward;
+    be->mse_backward = scf_cuda_mse_backward;
+    be->pseudo_huber_forward = scf_cuda_pseudo_huber_forward;
+    be->pseudo_huber_backward = scf_cuda_pseudo_huber_backward;
+    be->softplus_forward = scf_cuda_softplus_forward;
+    be->softplus_backward = scf_cuda_softplus_backward;
+    be->gan_logistic_forward = scf_cuda_gan_logistic_forward;
+    be->gan_logistic_backward = scf_cuda_gan_logistic_backward;
+    be->adamw_update = scf_cuda_adamw_update;
+    be->ema_update = scf_cuda_ema_update;
+    be->rng_normal = scf_cuda_rng_normal;
+    be->rng_uniform = scf_cuda_rng_uniform;
     return be;
 }
