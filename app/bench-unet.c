@@ -1,8 +1,10 @@
 /* `scflow bench unet`: UNet forward latency (random weights, no gradient) for
- * the embedded model's config and an SD1.5-shaped UNet at a 32x32 latent, at
- * batch 1 and 8, against diffusers' UNet2DConditionModel on the same CPU
- * threads in the same run; and memory: weights plus one activation set, and
- * what a whole guided sampling run of the embedded model really holds. */
+ * the embedded model's config and an SD1.5-shaped UNet at a 32x32 latent
+ * (and, on CUDA, at SD1.5's own 64x64 latent), at batch 1 and 8, against
+ * diffusers' UNet2DConditionModel on the same device (the same CPU threads)
+ * and in the same precision, in the same run; and memory: weights plus one
+ * activation set, and (on the CPU, where the heap holds everything) what a
+ * whole guided sampling run of the embedded model really holds. */
 #include "build-config.h"
 #include "bench-unet.h"
 #include "bench-util.h"
@@ -19,16 +21,20 @@ typedef struct {
     const char *file;     /* under data/ */
     const char *member;   /* the unet object inside it, or NULL for the whole file */
     int batch, size, context, width;
+    gboolean cuda_only;   /* minutes per forward on 2 CPU cores: timed on GPUs only */
 } unet_case;
 
-static const unet_case cases[] = {
-    { "embedded emoji-32 UNet", "training/emoji-32-teacher.json", "unet", 1, 32, 24, 128 },
-    { "embedded emoji-32 UNet", "training/emoji-32-teacher.json", "unet", 8, 32, 24, 128 },
-    { "SD1.5-shaped UNet, 32x32 latent", "bench/sd15-unet.json", NULL, 1, 32, 77, 768 },
-    { "SD1.5-shaped UNet, 32x32 latent", "bench/sd15-unet.json", NULL, 8, 32, 77, 768 },
+static const unet_case all_cases[] = {
+    { "embedded emoji-32 UNet", "training/emoji-32-teacher.json", "unet", 1, 32, 24, 128, FALSE },
+    { "embedded emoji-32 UNet", "training/emoji-32-teacher.json", "unet", 8, 32, 24, 128, FALSE },
+    { "SD1.5-shaped UNet, 32x32 latent", "bench/sd15-unet.json", NULL, 1, 32, 77, 768, FALSE },
+    { "SD1.5-shaped UNet, 32x32 latent", "bench/sd15-unet.json", NULL, 8, 32, 77, 768, FALSE },
+    { "SD1.5-shaped UNet, 64x64 latent", "bench/sd15-unet.json", NULL, 1, 64, 77, 768, TRUE },
+    { "SD1.5-shaped UNet, 64x64 latent", "bench/sd15-unet.json", NULL, 8, 64, 77, 768, TRUE },
 };
 
 typedef struct {
+    scf_backend *be;
     scf_graph *g;
     scf_unet *unet;
     scf_var *x, *t, *ctx;
@@ -39,6 +45,8 @@ static void forward(void *p)
     unet_run *r = p;
     scf_graph_reset(r->g);
     scf_unet_forward(r->unet, r->g, r->x, r->t, r->ctx);
+    /* a GPU returns before its kernels finish: time them, not their launch */
+    r->be->synchronize(r->be);
 }
 
 static char *unet_json(const unet_case *c, GError **error)
@@ -72,7 +80,7 @@ static gboolean time_case(scf_backend *be, const unet_case *c, const char *json,
     if (!ok)
         return FALSE;
     scf_params *p = scf_params_new(be);
-    unet_run r = { scf_graph_new(be), scf_unet_new(&ucfg, p), NULL, NULL, NULL };
+    unet_run r = { be, scf_graph_new(be), scf_unet_new(&ucfg, p), NULL, NULL, NULL };
     ok = scf_params_allocate(p, FALSE, error);
     if (ok) {
         scf_params_init(p, 1);
@@ -150,31 +158,46 @@ static gboolean measure_sampling(scf_backend *be, sampling_memory *m, GError **e
     return ok;
 }
 
-int scf_bench_unet(int threads, const char *device, const char *python, const char *out_path,
-                   double min_s)
+/* The member `key` = value of a case of the PyTorch spec. */
+static void spec_string(JsonBuilder *spec, const char *key, const char *value)
 {
-    scf_backend *be = scf_cli_open_device("bench", device, threads, FALSE);
+    json_builder_set_member_name(spec, key);
+    json_builder_add_string_value(spec, value);
+}
+
+int scf_bench_unet(int threads, const char *device, scf_precision precision, const char *python,
+                   const char *out_path, double min_s)
+{
+    scf_backend *be = scf_cli_open_device_precision("bench", device, precision, threads, FALSE);
     if (!be)
         return SCF_EXIT_RUNTIME;
     threads = scf_get_threads();
-    const guint n = G_N_ELEMENTS(cases);
-    char *json[G_N_ELEMENTS(cases)] = { 0 };
-    unet_result res[G_N_ELEMENTS(cases)] = { 0 };
+    const unet_case *cases[G_N_ELEMENTS(all_cases)];
+    guint n = 0;
+    for (guint i = 0; i < G_N_ELEMENTS(all_cases); i++)
+        if (!all_cases[i].cuda_only || be->kind == SCF_DEVICE_CUDA)
+            cases[n++] = &all_cases[i];
+    char *json[G_N_ELEMENTS(all_cases)] = { 0 };
+    unet_result res[G_N_ELEMENTS(all_cases)] = { 0 };
+    /* the backend's name ("cpu", "cuda:N") is a torch device string too; its
+     * precision may be fp32 where auto fell back to the CPU */
+    const char *precision_name = scf_precision_name(be->precision);
     g_autoptr(GError) error = NULL;
     JsonBuilder *spec = json_builder_new();
     json_builder_begin_array(spec);
     gboolean ok = TRUE;
     for (guint i = 0; ok && i < n; i++) {
-        ok = (json[i] = unet_json(&cases[i], &error)) != NULL;
+        ok = (json[i] = unet_json(cases[i], &error)) != NULL;
         if (!ok)
             break;
-        fprintf(stderr, "  %u/%u %s, batch %d\n", i + 1, n, cases[i].name, cases[i].batch);
-        ok = time_case(be, &cases[i], json[i], min_s, &res[i], &error);
+        fprintf(stderr, "  %u/%u %s, batch %d\n", i + 1, n, cases[i]->name, cases[i]->batch);
+        ok = time_case(be, cases[i], json[i], min_s, &res[i], &error);
         json_builder_begin_object(spec);
-        json_builder_set_member_name(spec, "config");
-        json_builder_add_string_value(spec, json[i]);
+        spec_string(spec, "config", json[i]);
+        spec_string(spec, "device", be->name);
+        spec_string(spec, "precision", precision_name);
         const char *keys[] = { "batch", "size", "context", "width" };
-        const int vals[] = { cases[i].batch, cases[i].size, cases[i].context, cases[i].width };
+        const int vals[] = { cases[i]->batch, cases[i]->size, cases[i]->context, cases[i]->width };
         for (int k = 0; k < 4; k++) {
             json_builder_set_member_name(spec, keys[k]);
             json_builder_add_int_value(spec, vals[k]);
@@ -192,7 +215,7 @@ int scf_bench_unet(int threads, const char *device, const char *python, const ch
         return SCF_EXIT_RUNTIME;
     }
     sampling_memory mem = { 0 };
-    if (ok && !measure_sampling(be, &mem, &error)) {
+    if (be->kind == SCF_DEVICE_CPU && !measure_sampling(be, &mem, &error)) {
         fprintf(stderr, "scflow bench: sampling memory: %s\n", error->message);
         g_clear_error(&error);
     }
@@ -206,26 +229,28 @@ int scf_bench_unet(int threads, const char *device, const char *python, const ch
     json_builder_begin_object(b);
     json_builder_set_member_name(b, "device");
     json_builder_add_string_value(b, be->name);
+    json_builder_set_member_name(b, "precision");
+    json_builder_add_string_value(b, precision_name);
     json_builder_set_member_name(b, "threads");
     json_builder_add_int_value(b, threads);
     json_builder_set_member_name(b, "cases");
     json_builder_begin_array(b);
-    printf("\n%-34s %5s %10s %10s %7s %10s %12s\n", "UNet", "batch", "ms", "diffusers", "ratio",
-           "weights MB", "activ. MB");
+    printf("\n%s, %s\n%-34s %5s %10s %10s %7s %10s %12s\n", be->name, precision_name, "UNet",
+           "batch", "ms", "diffusers", "ratio", "weights MB", "activ. MB");
     for (guint i = 0; i < n; i++) {
         double tms = torch ? json_object_get_double_member(json_array_get_object_element(torch, i), "ms") : 0;
         char tcol[32] = "-", rcol[32] = "-";
         if (torch) {
-            g_snprintf(tcol, sizeof tcol, "%.1f", tms);
+            g_snprintf(tcol, sizeof tcol, "%.2f", tms);
             g_snprintf(rcol, sizeof rcol, "%.2fx", tms / res[i].ms);
         }
-        printf("%-34s %5d %10.1f %10s %7s %10.1f %12.1f\n", cases[i].name, cases[i].batch,
+        printf("%-34s %5d %10.2f %10s %7s %10.1f %12.1f\n", cases[i]->name, cases[i]->batch,
                res[i].ms, tcol, rcol, res[i].weights_mb, res[i].activations_mb);
         json_builder_begin_object(b);
         json_builder_set_member_name(b, "unet");
-        json_builder_add_string_value(b, cases[i].name);
+        json_builder_add_string_value(b, cases[i]->name);
         json_builder_set_member_name(b, "batch");
-        json_builder_add_int_value(b, cases[i].batch);
+        json_builder_add_int_value(b, cases[i]->batch);
         json_builder_set_member_name(b, "ms");
         json_builder_add_double_value(b, res[i].ms);
         json_builder_set_member_name(b, "weights_mib");

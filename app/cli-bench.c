@@ -402,32 +402,37 @@ static int bench_ops(int threads, const char *device, const char *python, const 
     return SCF_EXIT_OK;
 }
 
+/* A kind times in fp32 (run) or in the asked precision (run_precision):
+ * only the UNet forward has a PyTorch twin that can match another precision. */
 typedef struct {
     const char *name;
     int (*run)(int threads, const char *device, const char *python, const char *out_path,
                double min_s);
+    int (*run_precision)(int threads, const char *device, scf_precision precision,
+                         const char *python, const char *out_path, double min_s);
 } bench_kind;
 
 static const bench_kind bench_kinds[] = {
-    { "ops", bench_ops },
-    { "unet", scf_bench_unet },
-    { "train", scf_bench_train },
-    { "distill", scf_bench_distill },
+    { "ops", bench_ops, NULL },
+    { "unet", NULL, scf_bench_unet },
+    { "train", scf_bench_train, NULL },
+    { "distill", scf_bench_distill, NULL },
 };
 
 int scf_cli_bench(int argc, char **argv)
 {
     int threads = 0;
-    char *device = NULL, *python = NULL, *out = NULL;
+    char *device = NULL, *python = NULL, *out = NULL, *precision_text = NULL;
     gboolean no_torch = FALSE;
     double min_s = 0.5;
     GOptionEntry entries[] = {
         { "threads", 't', 0, G_OPTION_ARG_INT, &threads, "Threads (default: all cores)", "N" },
         { "device", 'd', 0, G_OPTION_ARG_STRING, &device, "auto, cpu, cuda or cuda:N (default cpu)", "DEV" },
+        SCF_CLI_PRECISION_OPTION(precision_text),
         { "torch", 0, 0, G_OPTION_ARG_FILENAME, &python,
           "Python with PyTorch for the baseline (default: .venv/bin/python of the source tree)", "PYTHON" },
         { "no-torch", 0, 0, G_OPTION_ARG_NONE, &no_torch, "Skip the PyTorch baseline", NULL },
-        { "out", 'o', 0, G_OPTION_ARG_FILENAME, &out, "JSON result (default bench/results/<what>-<device>.json)", "FILE" },
+        { "out", 'o', 0, G_OPTION_ARG_FILENAME, &out, "JSON result (default bench/results/<what>-<device>[-<precision>].json)", "FILE" },
         { "min-seconds", 0, 0, G_OPTION_ARG_DOUBLE, &min_s, "Time each op for at least this long (default 0.5)", "S" },
         { NULL },
     };
@@ -447,12 +452,25 @@ int scf_cli_bench(int argc, char **argv)
         fprintf(stderr, "scflow bench: --threads must be >= 0 and --min-seconds in (0, 60]\n");
         return SCF_EXIT_USAGE;
     }
+    scf_precision precision;
+    if (!scf_cli_parse_precision("bench", precision_text, &precision))
+        return SCF_EXIT_USAGE;
+    if (precision != SCF_PRECISION_FP32 && !kind->run_precision) {
+        fprintf(stderr, "scflow bench: --precision applies to 'scflow bench unet' only\n");
+        return SCF_EXIT_USAGE;
+    }
     g_autofree char *default_python = scf_bench_default_python();
     const char *dev = device ? device : "cpu";
-    g_autofree char *default_out = g_strdup_printf("bench/results/%s-%s.json", argv[1], dev);
+    /* fp32 results keep their old names, so earlier runs compare with new ones */
+    g_autofree char *default_out = precision == SCF_PRECISION_FP32
+        ? g_strdup_printf("bench/results/%s-%s.json", argv[1], dev)
+        : g_strdup_printf("bench/results/%s-%s-%s.json", argv[1], dev, scf_precision_name(precision));
     const char *py = no_torch ? NULL : python ? python : default_python;
-    int rc = kind->run(threads, dev, py, out ? out : default_out, min_s);
+    const char *out_path = out ? out : default_out;
+    int rc = kind->run_precision ? kind->run_precision(threads, dev, precision, py, out_path, min_s)
+                                 : kind->run(threads, dev, py, out_path, min_s);
     g_free(device);
+    g_free(precision_text);
     g_free(python);
     g_free(out);
     return rc;

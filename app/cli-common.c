@@ -36,11 +36,28 @@ gboolean scf_cli_parse_steps(const char *text, int *out, int max, int *n)
     return *n > 0;
 }
 
+gboolean scf_cli_parse_precision(const char *name, const char *text, scf_precision *out)
+{
+    g_autoptr(GError) error = NULL;
+    *out = SCF_PRECISION_FP32;
+    if (!text || scf_precision_parse(text, out, &error))
+        return TRUE;
+    fprintf(stderr, "scflow %s: %s\nTry 'scflow %s --help'.\n", name, error->message, name);
+    return FALSE;
+}
+
 scf_backend *scf_cli_open_device(const char *name, const char *device, int threads, gboolean quiet)
+{
+    return scf_cli_open_device_precision(name, device, SCF_PRECISION_FP32, threads, quiet);
+}
+
+scf_backend *scf_cli_open_device_precision(const char *name, const char *device,
+                                           scf_precision precision, int threads, gboolean quiet)
 {
     g_autoptr(GError) error = NULL;
     g_autofree char *notice = NULL;
-    scf_backend *be = scf_device_open(device ? device : "auto", threads, &notice, &error);
+    scf_backend *be = scf_device_open_precision(device ? device : "auto", precision, threads,
+                                                &notice, &error);
     if (!be)
         fprintf(stderr, "scflow %s: %s\n", name, error->message);
     else if (notice && !quiet)

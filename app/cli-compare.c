@@ -37,7 +37,7 @@ static gboolean run_column(column *c, const scf_sample_request *base, GError **e
 int scf_cli_compare(int argc, char **argv)
 {
     g_autofree char *model_dir = NULL, *teacher_dir = NULL, *prompt = NULL, *negative = NULL,
-                    *steps_text = NULL, *out = NULL, *device = NULL;
+                    *steps_text = NULL, *out = NULL, *device = NULL, *precision_text = NULL;
     gint64 seed = 0;
     int teacher_steps = 0, threads = 0, scale = 4;
     double guidance = -1;
@@ -53,6 +53,7 @@ int scf_cli_compare(int argc, char **argv)
         { "scale", 0, 0, G_OPTION_ARG_INT, &scale, "Enlarge each image this many times, 1-16 (default 4)", "K" },
         { "out", 'o', 0, G_OPTION_ARG_FILENAME, &out, "Output PNG", "FILE" },
         { "device", 'd', 0, G_OPTION_ARG_STRING, &device, "auto, cpu, cuda or cuda:N (default auto)", "DEV" },
+        SCF_CLI_PRECISION_OPTION(precision_text),
         { "threads", 't', 0, G_OPTION_ARG_INT, &threads, "CPU threads (default: all cores)", "N" },
         { NULL },
     };
@@ -72,7 +73,10 @@ int scf_cli_compare(int argc, char **argv)
                 MAX_COLUMNS - 1);
         return SCF_EXIT_USAGE;
     }
-    scf_backend *be = scf_cli_open_device("compare", device, threads, FALSE);
+    scf_precision precision;
+    if (!scf_cli_parse_precision("compare", precision_text, &precision))
+        return SCF_EXIT_USAGE;
+    scf_backend *be = scf_cli_open_device_precision("compare", device, precision, threads, FALSE);
     if (!be)
         return SCF_EXIT_RUNTIME;
     scf_model *student = scf_cli_load_model("compare", model_dir, be);

@@ -73,8 +73,8 @@ static int generate(scf_model *m, scf_backend *be, const scf_sample_request *req
             printf("kept in the gallery as %" G_GINT64_FORMAT "\n", id);
     }
     if (ok && !quiet)
-        printf("%d image%s, %d step%s, %.0f ms on %s\n", r.batch, r.batch > 1 ? "s" : "",
-               r.steps, r.steps > 1 ? "s" : "", ms, be->name);
+        printf("%d image%s, %d step%s, %.0f ms on %s (%s)\n", r.batch, r.batch > 1 ? "s" : "",
+               r.steps, r.steps > 1 ? "s" : "", ms, be->name, scf_precision_name(be->precision));
     if (!ok)
         fprintf(stderr, "scflow generate: %s\n", error->message);
     scf_sampler_free(s);
@@ -85,7 +85,7 @@ static int generate(scf_model *m, scf_backend *be, const scf_sample_request *req
 int scf_cli_generate(int argc, char **argv)
 {
     g_autofree char *model_dir = NULL, *prompt = NULL, *negative = NULL, *out = NULL,
-                    *device = NULL;
+                    *device = NULL, *precision_text = NULL;
     int steps = 0, batch = 1, threads = 0;
     gint64 seed = -1;
     double guidance = -1;
@@ -100,6 +100,7 @@ int scf_cli_generate(int argc, char **argv)
         { "batch", 'b', 0, G_OPTION_ARG_INT, &batch, "Images to make, 1-64 (default 1)", "B" },
         { "out", 'o', 0, G_OPTION_ARG_FILENAME, &out, "Output PNG (default scflow-SEED.png); a batch adds -2, -3 ...", "FILE" },
         { "device", 'd', 0, G_OPTION_ARG_STRING, &device, "auto, cpu, cuda or cuda:N (default auto)", "DEV" },
+        SCF_CLI_PRECISION_OPTION(precision_text),
         { "threads", 't', 0, G_OPTION_ARG_INT, &threads, "CPU threads (default: all cores)", "N" },
         { "quiet", 'q', 0, G_OPTION_ARG_NONE, &quiet, "Print only the written file names", NULL },
         { "gallery", 0, 0, G_OPTION_ARG_NONE, &to_gallery, "Also keep the images in the gallery (scflow gallery list)", NULL },
@@ -115,6 +116,9 @@ int scf_cli_generate(int argc, char **argv)
         fprintf(stderr, "scflow generate: --seed and --threads must not be negative\n");
         return SCF_EXIT_USAGE;
     }
+    scf_precision precision;
+    if (!scf_cli_parse_precision("generate", precision_text, &precision))
+        return SCF_EXIT_USAGE;
     g_autoptr(GError) error = NULL;
     g_autofree char *gallery_dir = to_gallery ? scf_gallery_default_dir() : NULL;
     g_autoptr(scf_gallery) gallery = to_gallery ? scf_gallery_open(gallery_dir, NULL, &error) : NULL;
@@ -122,7 +126,7 @@ int scf_cli_generate(int argc, char **argv)
         fprintf(stderr, "scflow generate: %s\n", error->message);
         return SCF_EXIT_RUNTIME;
     }
-    scf_backend *be = scf_cli_open_device("generate", device, threads, quiet);
+    scf_backend *be = scf_cli_open_device_precision("generate", device, precision, threads, quiet);
     if (!be)
         return SCF_EXIT_RUNTIME;
     scf_model *m = scf_cli_load_model("generate", model_dir, be);

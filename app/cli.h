@@ -25,7 +25,22 @@ gboolean scf_cli_parse(const char *name, const char *summary, GOptionEntry *entr
  * anything else. */
 gboolean scf_cli_parse_steps(const char *text, int *out, int max, int *n);
 
+/* The --precision option of the commands that run a model (generate,
+ * compare, bench unet), storing its text in var (a char *). */
+#define SCF_CLI_PRECISION_OPTION(var)                                                      \
+    { "precision", 0, 0, G_OPTION_ARG_STRING, &(var),                                     \
+      "fp32, tf32, bf16 or fp16: how matrix products round on CUDA (default fp32; the CPU " \
+      "does fp32 only)", "P" }
+
+/* Parses --precision's text (NULL: fp32) into out; prints the usage error
+ * and returns FALSE on anything else. */
+gboolean scf_cli_parse_precision(const char *name, const char *text, scf_precision *out);
+
 /* Opens the device ("auto" when NULL), printing errors and fallback notices. */
 scf_backend *scf_cli_open_device(const char *name, const char *device, int threads, gboolean quiet);
+/* The same, computing in precision (scf_device_open_precision: an error on a
+ * device asked for by name that cannot, a notice where "auto" fell back). */
+scf_backend *scf_cli_open_device_precision(const char *name, const char *device,
+                                           scf_precision precision, int threads, gboolean quiet);
 /* Loads dir, or the default model when dir is NULL; prints errors. */
 scf_model *scf_cli_load_model(const char *name, const char *dir, scf_backend *be);

@@ -13,6 +13,10 @@
  * - Scalar losses return their value on the host (the CUDA backend syncs).
  * - Shapes are validated by the caller (models validate configs at load);
  *   kernels trust them.
+ * - The backend's compute precision (scf_backend_set_precision) changes only
+ *   how the matrix products round their operands; every tensor the table
+ *   reads or writes stays fp32, so models, optimisers and checkpoints do not
+ *   know it (training keeps fp32 master weights by construction).
  */
 #pragma once
 #include <stddef.h>
@@ -36,6 +40,16 @@ typedef enum {
     SCF_ACT_QUICK_GELU, /* x * sigmoid(1.702 x), as in OpenAI CLIP */
 } scf_activation;
 
+/* How the matrix products (linear, convolution, attention's products)
+ * compute. Sums are fp32 in every mode; only the operands are rounded. */
+typedef enum {
+    SCF_PRECISION_FP32, /* IEEE fp32 operands: CUDA matches the CPU to float rounding (default) */
+    SCF_PRECISION_TF32, /* operands rounded to TF32 (10-bit mantissa) on tensor cores */
+    SCF_PRECISION_BF16, /* operands converted to bf16 (7-bit mantissa, fp32's range) */
+    SCF_PRECISION_FP16, /* operands converted to fp16 (10-bit mantissa, |x| <= 65504:
+                         * larger activations become inf, as in PyTorch's autocast) */
+} scf_precision;
+
 struct scf_backend {
     const char *name;      /* "cpu", "cuda:0" */
     scf_device_kind kind;
@@ -44,6 +58,12 @@ struct scf_backend {
     /* Reusable scratch memory owned by the backend (see scf_backend_workspace). */
     void *workspace;
     size_t workspace_size;
+
+    /* Read-only: change it with scf_backend_set_precision. */
+    scf_precision precision;
+    /* Switches the products to precision p; NULL when the backend computes
+     * in fp32 only (the CPU backend). */
+    gboolean (*set_precision)(scf_backend *be, scf_precision p, GError **error);
 
     /* ---- memory ---- */
     void *(*alloc)(scf_backend *be, size_t bytes);  /* NULL on failure; 64-byte aligned */
@@ -211,5 +231,18 @@ int scf_get_threads(void);
 void *scf_backend_workspace(scf_backend *be, size_t bytes);
 
 void scf_backend_free(scf_backend *be);
+
+/* Sets the compute precision of be's matrix products. A backend without
+ * set_precision (the CPU's, whose kernels are fp32 only) accepts
+ * SCF_PRECISION_FP32 and answers anything else with SCF_ERROR_UNSUPPORTED
+ * naming the device: asking for bf16 on the CPU by name is a mistake to
+ * report, not to hide. Callers that chose the device by "auto" fall back
+ * instead (scf_device_open_precision). */
+gboolean scf_backend_set_precision(scf_backend *be, scf_precision p, GError **error);
+
+/* "fp32", "tf32", "bf16" or "fp16" <-> scf_precision; parsing anything else
+ * is SCF_ERROR_INVALID naming the text and the choices. */
+gboolean scf_precision_parse(const char *text, scf_precision *out, GError **error);
+const char *scf_precision_name(scf_precision p);
 
 G_END_DECLS

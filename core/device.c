@@ -71,3 +71,30 @@ unknown:
                 "device '%s': expected auto, cpu, cuda or cuda:N", spec);
     return NULL;
 }
+
+scf_backend *scf_device_open_precision(const char *spec, scf_precision precision, int threads,
+                                       char **notice, GError **error)
+{
+    char *why = NULL;
+    scf_backend *be = scf_device_open(spec, threads, &why, error);
+    if (!be)
+        return NULL;
+    GError *precision_error = NULL;
+    if (!scf_backend_set_precision(be, precision, &precision_error)) {
+        if (!why) { /* the device was asked for by name: it must do what was asked */
+            g_propagate_error(error, precision_error);
+            scf_backend_free(be);
+            return NULL;
+        }
+        char *both = g_strdup_printf("%s; it computes in fp32, not %s", why,
+                                     scf_precision_name(precision));
+        g_free(why);
+        why = both;
+        g_error_free(precision_error);
+    }
+    if (notice)
+        *notice = why;
+    else
+        g_free(why);
+    return be;
+}

@@ -14,5 +14,12 @@ gboolean scf_device_cuda_built(void);
  * to the CPU backend (<= 0: one per core). */
 scf_backend *scf_device_open(const char *spec, int threads, char **notice, GError **error);
 
+/* scf_device_open, then scf_backend_set_precision(precision). A precision the
+ * device cannot do is an error, except where "auto" (or a NULL spec) fell
+ * back to the CPU: asking for auto means "whatever this machine has", so the
+ * CPU then computes in fp32 and *notice says so. */
+scf_backend *scf_device_open_precision(const char *spec, scf_precision precision, int threads,
+                                       char **notice, GError **error);
+
 
 G_END_DECLS

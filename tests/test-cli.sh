@@ -68,4 +68,20 @@ pipe=$(dirname "$0")/fixtures/models/pipeline-tiny
 check "generate with a pipeline" 0 "$SCFLOW" generate --model "$pipe" --prompt "a cat" \
     --steps 2 --seed 3 --device cpu --quiet --out "$tmp/pipe.png"
 grep -aq 'Size: 32x32' "$tmp/pipe.png" || { echo "FAIL: the pipeline's PNG is not 32x32"; fail=1; }
+
+# --precision: parsed by the commands that run a model; the CPU does fp32 only
+# and says so when asked by name for another precision.
+check "generate --precision fp32 on the cpu" 0 "$SCFLOW" generate --model "$pipe" \
+    --prompt "a cat" --steps 1 --seed 3 --device cpu --precision fp32 --quiet --out "$tmp/fp32.png"
+check "generate --precision half" 2 "$SCFLOW" generate --prompt x --precision half
+expect "generate --precision names the choices" "expected fp32, tf32, bf16 or fp16" \
+    "$SCFLOW" generate --prompt x --precision half
+check "generate --precision bf16 on the cpu" 1 "$SCFLOW" generate --model "$pipe" \
+    --prompt "a cat" --device cpu --precision bf16 --out "$tmp/bf16.png"
+expect "generate --precision bf16 on the cpu says why" "computes in fp32 only" \
+    "$SCFLOW" generate --model "$pipe" --prompt "a cat" --device cpu --precision bf16 \
+    --out "$tmp/bf16.png"
+check "compare --precision half" 2 "$SCFLOW" compare --prompt x --out "$tmp/c.png" --precision half
+check "bench unet --precision half" 2 "$SCFLOW" bench unet --precision half
+check "bench train --precision bf16" 2 "$SCFLOW" bench train --precision bf16
 exit $fail

@@ -5,6 +5,7 @@
 #include "cuda_kernels.h"
 #include "../error.h"
 #include "cuda_kernels_b.h"
+#include "cuda_precision.h"
 
 static void *cuda_alloc(scf_backend *be, size_t bytes)
 {
@@ -82,7 +83,7 @@ extern "C" scf_backend *scf_backend_cuda_new(int device, GError **error)
         return NULL;
     }
     /* plain fp32 GEMMs (no TF32) so the CUDA backend matches the CPU's to
-     * float rounding; TF32 would be a deliberate later choice */
+     * float rounding; other precisions are asked for (cuda_precision.h) */
     SCF_CUBLAS_CHECK(cublasSetMathMode(ctx->blas, CUBLAS_DEFAULT_MATH));
     g_snprintf(ctx->name, sizeof ctx->name, "cuda:%d", device);
     scf_backend *be = g_new0(scf_backend, 1);
@@ -146,5 +147,6 @@ extern "C" scf_backend *scf_backend_cuda_new(int device, GError **error)
     be->ema_update = scf_cuda_ema_update;
     be->rng_normal = scf_cuda_rng_normal;
     be->rng_uniform = scf_cuda_rng_uniform;
+    scf_cuda_precision_install(be);
     return be;
 }

@@ -7,9 +7,13 @@
  * - probs given (training) or D > FUSED_MAX_D: cuBLAS products batched over
  *   the heads of one batch (strided batches: head h+1 starts D floats after
  *   head h), a row softmax kernel between them. Backward is the same
- *   products and the softmax-backward row kernel.
+ *   products and the softmax-backward row kernel. The products run in the
+ *   backend's precision (cuda_precision.h); scores and softmax stay fp32.
  * - probs NULL and D <= FUSED_MAX_D (inference): one fused kernel with an
- *   online softmax, so no Tq x Tk score matrix is ever stored.
+ *   online softmax, so no Tq x Tk score matrix is ever stored. It computes
+ *   in fp32 whatever the backend's precision: its products are per-lane dot
+ *   products in registers, not GEMMs cuBLAS could take, and a tensor-core
+ *   version would be a kernel of its own.
  *
  * cuBLAS is column-major. A row-major r x c matrix with row stride ld is, to
  * cuBLAS, its c x r transpose with leading dimension ld. Per (b, h), writing
@@ -23,6 +27,7 @@
  * Each head's output columns are disjoint from the others', so the strided
  * batch writes interleaved heads of dQ/dK/dV/O without overlap. */
 #include "cuda_kernels_b.h"
+#include "cuda_precision.h"
 
 /* Scores kept at once by the chunked paths (the backward's dS, and the
  * forward for head sizes the fused kernel does not take): query rows are
@@ -189,14 +194,13 @@ static void fused_attention(float *out, const float *q, const float *k, const fl
 /* C = alpha op(A) op(B) + beta C for the H heads of one batch, operand X of
  * head h at X + h * sX: D for the interleaved q/k/v/out rows, the per-head
  * matrix size for scores. */
-static bool heads_gemm(cublasHandle_t blas, cublasOperation_t ta, cublasOperation_t tb,
+static bool heads_gemm(scf_backend *be, cublasOperation_t ta, cublasOperation_t tb,
                        int m, int n, int kk, float alpha, const float *A, int lda,
                        long long sa, const float *Bm, int ldb, long long sb, float beta,
                        float *C, int ldc, long long sc, int H, const char *kernel)
 {
-    return scf_cudab_blas_check(cublasSgemmStridedBatched(blas, ta, tb, m, n, kk, &alpha, A, lda,
-                                                          sa, Bm, ldb, sb, &beta, C, ldc, sc, H),
-                                kernel);
+    return scf_cuda_gemm(be, ta, tb, m, n, kk, alpha, scf_cuda_act(A, lda, sa),
+                         scf_cuda_act(Bm, ldb, sb), beta, C, ldc, sc, H, kernel);
 }
 
 /* Query rows at a time so that H x rows x Tk scores fit in CHUNK_BYTES. */
@@ -209,7 +213,7 @@ static int chunk_rows(int Tq, int Tk, int H)
 /* Attention of query rows i0 .. i0+nr-1 of batch b, every head. S holds the
  * scores of head h at S + h*s_head (nr x Tk, row stride Tk): either the saved
  * probs (s_head = Tq*Tk, all rows) or workspace (s_head = nr*Tk). */
-static bool attention_rows(cublasHandle_t blas, float *out, float *S, long long s_head,
+static bool attention_rows(scf_backend *be, float *out, float *S, long long s_head,
                            const float *q, const float *k, const float *v, int b, int i0,
                            int nr, int Tq, int Tk, int H, int D, int causal)
 {
@@ -219,11 +223,11 @@ static bool attention_rows(cublasHandle_t blas, float *out, float *S, long long 
     const float *kb = k + (size_t)b * Tk * ld;
     const float *vb = v + (size_t)b * Tk * ld;
     float *ob = out + ((size_t)b * Tq + i0) * ld;
-    if (!heads_gemm(blas, CUBLAS_OP_T, CUBLAS_OP_N, Tk, nr, D, scale, kb, ld, D, qb, ld, D,
+    if (!heads_gemm(be, CUBLAS_OP_T, CUBLAS_OP_N, Tk, nr, D, scale, kb, ld, D, qb, ld, D,
                     0.0f, S, Tk, s_head, H, "attention_forward"))
         return false;
     scf_cudab_softmax_rows(S, S, (size_t)H * nr, nr, (size_t)s_head, Tk, causal, i0);
-    return heads_gemm(blas, CUBLAS_OP_N, CUBLAS_OP_N, D, nr, Tk, 1.0f, vb, ld, D, S, Tk, s_head,
+    return heads_gemm(be, CUBLAS_OP_N, CUBLAS_OP_N, D, nr, Tk, 1.0f, vb, ld, D, S, Tk, s_head,
                       0.0f, ob, ld, D, H, "attention_forward");
 }
 
@@ -237,11 +241,10 @@ void scf_cuda_attention_forward(scf_backend *be, float *out, float *probs,
         fused_attention(out, q, k, v, B, Tq, Tk, H, D, causal);
         return;
     }
-    cublasHandle_t blas = scf_cuda_blas(be);
     if (probs) {
         const long long s_head = (long long)Tq * Tk;
         for (int b = 0; b < B; b++)
-            if (!attention_rows(blas, out, probs + (size_t)b * H * s_head, s_head, q, k, v, b, 0,
+            if (!attention_rows(be, out, probs + (size_t)b * H * s_head, s_head, q, k, v, b, 0,
                                 Tq, Tq, Tk, H, D, causal))
                 return;
         return;
@@ -254,7 +257,7 @@ void scf_cuda_attention_forward(scf_backend *be, float *out, float *probs,
     for (int b = 0; b < B; b++)
         for (int i0 = 0; i0 < Tq; i0 += rows) {
             const int nr = MIN(rows, Tq - i0);
-            if (!attention_rows(blas, out, ws, (long long)nr * Tk, q, k, v, b, i0, nr, Tq, Tk,
+            if (!attention_rows(be, out, ws, (long long)nr * Tk, q, k, v, b, i0, nr, Tq, Tk,
                                 H, D, causal))
                 return;
         }
@@ -271,7 +274,6 @@ void scf_cuda_attention_backward(scf_backend *be, float *dq, float *dk, float *d
     if ((size_t)B * Tq * Tk * H * D == 0 || !(dq || dk || dv))
         return;
     const char *kernel = "attention_backward";
-    cublasHandle_t blas = scf_cuda_blas(be);
     const int ld = H * D;
     const float scale = 1.0f / sqrtf((float)D);
     const long long p_head = (long long)Tq * Tk;
@@ -287,7 +289,7 @@ void scf_cuda_attention_backward(scf_backend *be, float *dq, float *dk, float *d
         const float *qb = q + (size_t)b * Tq * ld;
         const float *kb = k + (size_t)b * Tk * ld;
         const float *vb = v + (size_t)b * Tk * ld;
-        if (dv && !heads_gemm(blas, CUBLAS_OP_N, CUBLAS_OP_T, D, Tk, Tq, 1.0f, dob, ld, D, pb,
+        if (dv && !heads_gemm(be, CUBLAS_OP_N, CUBLAS_OP_T, D, Tk, Tq, 1.0f, dob, ld, D, pb,
                               Tk, p_head, 1.0f, dv + (size_t)b * Tk * ld, ld, D, H, kernel))
             return;
         if (!ds)
@@ -295,16 +297,16 @@ void scf_cuda_attention_backward(scf_backend *be, float *dq, float *dk, float *d
         for (int i0 = 0; i0 < Tq; i0 += rows) {
             const int nr = MIN(rows, Tq - i0);
             const long long s_head = (long long)nr * Tk;
-            if (!heads_gemm(blas, CUBLAS_OP_T, CUBLAS_OP_N, Tk, nr, D, 1.0f, vb, ld, D,
+            if (!heads_gemm(be, CUBLAS_OP_T, CUBLAS_OP_N, Tk, nr, D, 1.0f, vb, ld, D,
                             dob + (size_t)i0 * ld, ld, D, 0.0f, ds, Tk, s_head, H, kernel))
                 return;
             scf_cudab_softmax_rows_backward(ds, ds, pb + (size_t)i0 * Tk, (size_t)H * nr, nr,
                                             (size_t)p_head, Tk, 0);
-            if (dq && !heads_gemm(blas, CUBLAS_OP_N, CUBLAS_OP_N, D, nr, Tk, scale, kb, ld, D,
+            if (dq && !heads_gemm(be, CUBLAS_OP_N, CUBLAS_OP_N, D, nr, Tk, scale, kb, ld, D,
                                   ds, Tk, s_head, 1.0f, dq + ((size_t)b * Tq + i0) * ld, ld, D,
                                   H, kernel))
                 return;
-            if (dk && !heads_gemm(blas, CUBLAS_OP_N, CUBLAS_OP_T, D, Tk, nr, scale,
+            if (dk && !heads_gemm(be, CUBLAS_OP_N, CUBLAS_OP_T, D, Tk, nr, scale,
                                   qb + (size_t)i0 * ld, ld, D, ds, Tk, s_head, 1.0f,
                                   dk + (size_t)b * Tk * ld, ld, D, H, kernel))
                 return;

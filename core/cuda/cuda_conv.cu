@@ -1,6 +1,7 @@
 /* 2-D convolution on the GPU (NCHW, square kernel, zero padding) as im2col
- * into the backend workspace + cuBLAS GEMM, and col2im for the input
- * gradient; core/cpu/conv2d.c is the reference.
+ * into the backend workspace + cuBLAS GEMM (in the backend's precision,
+ * cuda_precision.h), and col2im for the input gradient; core/cpu/conv2d.c
+ * is the reference.
  *
  * Work goes in tiles that keep the im2col matrix within CONV_COL_FLOATS:
  * a chunk of whole images when one image fits (one strided-batched GEMM per
@@ -14,6 +15,7 @@
  * (C x R, leading dimension C). Each product below is written out with the
  * views cuBLAS gets. */
 #include "cuda_kernels.h"
+#include "cuda_precision.h"
 #include "cuda_reduce.cuh"
 
 /* 32 Mi floats (128 MiB) of im2col: a whole 64x64 image with 320 channels
@@ -185,7 +187,6 @@ void scf_cuda_conv2d_forward(scf_backend *be, float *out, const float *in,
     if (!p.pointwise && !(col = scf_cuda_workspace(be, conv_col_floats(&p), "conv2d forward")))
         return;
     /* Seed out with the bias and let every GEMM add onto it (beta = 1). */
-    const float one = 1.0f;
     float beta = 0.0f;
     if (b) {
         scf_cuda_seed_bias(out, b, (size_t)B * Cout * p.hw, Cout, p.hw);
@@ -200,11 +201,10 @@ void scf_cuda_conv2d_forward(scf_backend *be, float *out, const float *in,
          * column-major: out_band^T [n x Cout, ld hw] = col^T [n x ckk] . w^T [ckk x Cout];
          * col's view is col^T [n x ckk, ld lda] -> OP_N;
          * w's view is w^T [ckk x Cout, ld ckk] -> OP_N. */
-        SCF_CUBLAS_CHECK(cublasSgemmStridedBatched(
-            scf_cuda_blas(be), CUBLAS_OP_N, CUBLAS_OP_N, t.n, Cout, p.ckk, &one,
-            a, lda, stride_a, w, p.ckk, 0, &beta,
-            out + (size_t)t.b0 * Cout * p.hw + (size_t)t.oh0 * p.Wo, (int)p.hw,
-            (long long)Cout * p.hw, t.nb));
+        scf_cuda_gemm(be, CUBLAS_OP_N, CUBLAS_OP_N, t.n, Cout, p.ckk, 1.0f,
+                      scf_cuda_act(a, lda, stride_a), scf_cuda_weight(w, p.ckk), beta,
+                      out + (size_t)t.b0 * Cout * p.hw + (size_t)t.oh0 * p.Wo, (int)p.hw,
+                      (long long)Cout * p.hw, t.nb, "conv2d_forward");
     }
 }
 
@@ -222,8 +222,6 @@ void scf_cuda_conv2d_backward(scf_backend *be, float *din, float *dw, float *db,
     float *col = NULL;
     if (!p.pointwise && !(col = scf_cuda_workspace(be, conv_col_floats(&p), "conv2d backward")))
         return;
-    cublasHandle_t blas = scf_cuda_blas(be);
-    const float one = 1.0f, zero = 0.0f;
     for (int ti = 0; ti < conv_tile_count(&p); ti++) {
         const conv_tile t = conv_tile_at(&p, ti);
         /* the band of image b's dout: a [Cout, n] submatrix with ld hw */
@@ -238,10 +236,10 @@ void scf_cuda_conv2d_backward(scf_backend *be, float *din, float *dw, float *db,
              * col's view is col^T [n x ckk, ld lda] -> OP_T;
              * g's view is g^T [n x Cout, ld hw] -> OP_N. */
             for (int i = 0; i < t.nb; i++)
-                SCF_CUBLAS_CHECK(cublasSgemm(blas, CUBLAS_OP_T, CUBLAS_OP_N, p.ckk, Cout, t.n,
-                                             &one, a + (size_t)i * stride_a, lda,
-                                             g + (size_t)i * Cout * p.hw, (int)p.hw, &one, dw,
-                                             p.ckk));
+                scf_cuda_gemm(be, CUBLAS_OP_T, CUBLAS_OP_N, p.ckk, Cout, t.n, 1.0f,
+                              scf_cuda_act(a + (size_t)i * stride_a, lda, 0),
+                              scf_cuda_act(g + (size_t)i * Cout * p.hw, (int)p.hw, 0), 1.0f, dw,
+                              p.ckk, 0, 1, "conv2d_backward");
         }
         if (!din)
             continue;
@@ -253,16 +251,16 @@ void scf_cuda_conv2d_backward(scf_backend *be, float *din, float *dw, float *db,
         float *c = col;
         int ldc = t.n;
         long long stride_c = (long long)p.ckk * t.n;
-        const float *beta = &zero;
+        float beta = 0.0f;
         if (p.pointwise) {
             c = din + (size_t)t.b0 * Cin * p.hw + (size_t)t.oh0 * p.Wo;
             ldc = (int)p.hw;
             stride_c = (long long)Cin * p.hw;
-            beta = &one;
+            beta = 1.0f;
         }
-        SCF_CUBLAS_CHECK(cublasSgemmStridedBatched(
-            blas, CUBLAS_OP_N, CUBLAS_OP_T, t.n, p.ckk, Cout, &one,
-            g, (int)p.hw, (long long)Cout * p.hw, w, p.ckk, 0, beta, c, ldc, stride_c, t.nb));
+        scf_cuda_gemm(be, CUBLAS_OP_N, CUBLAS_OP_T, t.n, p.ckk, Cout, 1.0f,
+                      scf_cuda_act(g, (int)p.hw, (long long)Cout * p.hw),
+                      scf_cuda_weight(w, p.ckk), beta, c, ldc, stride_c, t.nb, "conv2d_backward");
         if (!p.pointwise)
             conv_col2im_add(&p, &t, col, din);
     }

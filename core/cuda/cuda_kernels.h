@@ -5,7 +5,8 @@
  * Everything runs on the default stream, so kernels, cuBLAS calls and copies
  * are ordered without events; functions that return a value to the host
  * synchronise. Computation is fp32 throughout (cuBLAS in its default math
- * mode, no TF32), so results match the CPU backend to float rounding. */
+ * mode, no TF32), so results match the CPU backend to float rounding, unless
+ * the backend is set to another precision (cuda_precision.h). */
 #pragma once
 #include <cuda_runtime.h>
 #include <cublas_v2.h>
@@ -13,10 +14,13 @@
 #include <stdint.h>
 #include "../backend.h"
 
+typedef struct scf_cuda_precision scf_cuda_precision; /* cuda_precision.cu */
+
 typedef struct {
     int device;
     cublasHandle_t blas;
     char name[64];
+    scf_cuda_precision *precision;
 } scf_cuda_ctx;
 
 static inline cublasHandle_t scf_cuda_blas(scf_backend *be)
