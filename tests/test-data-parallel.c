@@ -21,7 +21,7 @@
  * ranks (and, on the host, OpenMP pools of another size). fp32 summation in
  * another order moves a sum by a few ulp of its terms, ~1e-7 of the
  * tensor's scale; through a backward pass and two optimiser steps that grows
- * to a few 1e-6 (measured: at most ~2e-6 here). 1e-5 of the tensor's scale
+ * to a few 1e-6 (measured: at most 2.4e-6 here). 1e-5 of the tensor's scale
  * leaves room for that and fails on any real error: a sample missed or
  * counted twice, a wrong loss normalisation or a draw from the wrong stream
  * moves gradients by percents.
