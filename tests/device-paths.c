@@ -127,6 +127,16 @@ void dp_env_free(dp_env *env)
     g_free(env);
 }
 
+const char *dp_env_model_dir(const dp_env *env)
+{
+    return env->model_dir;
+}
+
+const char *dp_env_data_dir(const dp_env *env)
+{
+    return env->data_dir;
+}
+
 /* A run folder not used before (the trainers create it). */
 static char *new_run_dir(dp_env *env, const char *what, scf_backend *be)
 {

@@ -35,6 +35,9 @@ typedef struct dp_env dp_env;
 dp_env *dp_env_new(void);
 /* Removes them. */
 void dp_env_free(dp_env *env);
+/* The tiny model's folder and the caption folder. */
+const char *dp_env_model_dir(const dp_env *env);
+const char *dp_env_data_dir(const dp_env *env);
 
 typedef void (*dp_path_fn)(scf_backend *be, dp_env *env, dp_result *out);
 
