@@ -8,9 +8,9 @@
 int scf_cli_distill(int argc, char **argv)
 {
     g_autofree char *teacher = NULL, *data = NULL, *out = NULL, *config = NULL, *ablation = NULL,
-                    *device = NULL;
+                    *device = NULL, *devices = NULL;
     gboolean resume = FALSE, quiet = FALSE;
-    int threads = 0;
+    int threads = 0, gpus = 0;
     gint64 steps = 0;
     GOptionEntry entries[] = {
         { "teacher", 0, 0, G_OPTION_ARG_FILENAME, &teacher, "Teacher model folder", "DIR" },
@@ -21,6 +21,7 @@ int scf_cli_distill(int argc, char **argv)
         { "resume", 0, 0, G_OPTION_ARG_NONE, &resume, "Continue the run in RUN from its last checkpoint", NULL },
         { "steps", 0, 0, G_OPTION_ARG_INT64, &steps, "Stop after this many more steps", "N" },
         { "device", 0, 0, G_OPTION_ARG_STRING, &device, "auto, cpu, cuda or cuda:N (default auto)", "DEV" },
+        SCF_CLI_RUN_DEVICE_OPTIONS(devices, gpus),
         { "threads", 0, 0, G_OPTION_ARG_INT, &threads, "CPU threads (default: all cores)", "N" },
         { "quiet", 'q', 0, G_OPTION_ARG_NONE, &quiet, "No progress output", NULL },
         { NULL },
@@ -33,25 +34,34 @@ int scf_cli_distill(int argc, char **argv)
                         "and --data DIR\nTry 'scflow distill --help'.\n");
         return SCF_EXIT_USAGE;
     }
+    g_autofree char *list = scf_cli_run_device_list("distill", device, devices, gpus);
+    if (!list)
+        return SCF_EXIT_USAGE;
     g_autoptr(scf_run_lock) lock = scf_cli_run_lock("distill", out, !resume);
     if (!lock)
         return SCF_EXIT_RUNTIME;
-    scf_backend *be = scf_cli_open_device("distill", device, threads, quiet);
-    if (!be)
+    scf_collective *devs = scf_cli_run_open_devices("distill", list, threads, quiet);
+    if (!devs)
         return SCF_EXIT_RUNTIME;
     g_autoptr(GError) error = NULL;
+    scf_backend *be = scf_collective_backend(devs, 0);
     scf_distiller *d = resume ? scf_distiller_resume(out, be, &error)
                               : scf_distiller_new(out, teacher, data, config, ablation, be, &error);
+    if (d && !scf_distiller_data_parallel(d, devs, &error)) {
+        g_clear_pointer(&d, scf_distiller_free);
+        if (!resume)
+            scf_cli_run_unstart(out);
+    }
     if (!d) {
         fprintf(stderr, "scflow distill: %s\n", error->message);
-        scf_backend_free(be);
+        scf_collective_free(devs);
         return SCF_EXIT_RUNTIME;
     }
     const scf_distill_config *c = scf_distiller_config(d);
     if (!quiet)
         fprintf(stderr, "%s run %s (%s) at step %" G_GINT64_FORMAT " of %" G_GINT64_FORMAT " on %s\n",
                 resume ? "Resuming" : "Starting", out, scf_distill_config_ablation_name(c),
-                scf_distiller_step(d), c->steps, be->name);
+                scf_distiller_step(d), c->steps, scf_collective_name(devs));
     scf_cli_run_view view;
     scf_cli_run_view_begin(&view, quiet);
     gboolean ok = scf_distiller_run(d, steps, scf_cli_run_progress, &view, &error);
@@ -62,6 +72,6 @@ int scf_cli_distill(int argc, char **argv)
         fprintf(stderr, "Stopped at step %" G_GINT64_FORMAT "%s\n", scf_distiller_step(d),
                 scf_distiller_step(d) >= c->steps ? " (done; student exported to RUN/model)" : "");
     scf_distiller_free(d);
-    scf_backend_free(be);
+    scf_collective_free(devs);
     return ok ? SCF_EXIT_OK : SCF_EXIT_RUNTIME;
 }

@@ -2,6 +2,7 @@
 #include "progress.h"
 #include <errno.h>
 #include <glib-unix.h>
+#include <glib/gstdio.h>
 #include <stdio.h>
 
 static volatile gboolean stop_requested;
@@ -64,4 +65,36 @@ gboolean scf_cli_run_progress(const scf_train_progress *p, gpointer user)
         v->last_line = now;
     }
     return !stop_requested;
+}
+
+char *scf_cli_run_device_list(const char *command, const char *device, const char *devices,
+                              int gpus)
+{
+    if ((device != NULL) + (devices != NULL) + (gpus != 0) > 1 || gpus < 0) {
+        fprintf(stderr, "scflow %s: give one of --device DEV, --devices LIST or --gpus N "
+                        "(N >= 1)\nTry 'scflow %s --help'.\n", command, command);
+        return NULL;
+    }
+    if (gpus > 0)
+        return scf_collective_gpu_list(gpus);
+    return g_strdup(devices ? devices : device ? device : "auto");
+}
+
+scf_collective *scf_cli_run_open_devices(const char *command, const char *list, int threads,
+                                         gboolean quiet)
+{
+    g_autoptr(GError) error = NULL;
+    g_autofree char *notice = NULL;
+    scf_collective *c = scf_collective_open(list, threads, &notice, &error);
+    if (!c)
+        fprintf(stderr, "scflow %s: %s\n", command, error->message);
+    else if (notice && !quiet)
+        fprintf(stderr, "scflow %s: %s\n", command, notice);
+    return c;
+}
+
+void scf_cli_run_unstart(const char *run_dir)
+{
+    g_autofree char *path = g_build_filename(run_dir, "run.json", NULL);
+    g_unlink(path);
 }

@@ -2,6 +2,7 @@
  * progress line per step, events (checkpoints, samples) on their own lines,
  * and Ctrl+C / SIGTERM turning into "checkpoint, then stop". */
 #pragma once
+#include "collective.h"
 #include "run.h"
 
 typedef struct {
@@ -19,3 +20,24 @@ void scf_cli_run_view_end(scf_cli_run_view *v);
 scf_run_lock *scf_cli_run_lock(const char *command, const char *run_dir, gboolean new_run);
 /* An scf_train_progress_fn; user is the view. FALSE once a stop was asked for. */
 gboolean scf_cli_run_progress(const scf_train_progress *p, gpointer user);
+
+/* The option entries --devices LIST and --gpus N that train and distill
+ * add beside --device. */
+#define SCF_CLI_RUN_DEVICE_OPTIONS(devices, gpus)                                              \
+    { "devices", 0, 0, G_OPTION_ARG_STRING, &(devices),                                        \
+      "Data-parallel over these devices: cuda:0,cuda:1 (NCCL) or cpu,cpu", "LIST" },            \
+    { "gpus", 0, 0, G_OPTION_ARG_INT, &(gpus), "Data-parallel over the first N GPUs", "N" }
+
+/* The device list of a run from --device DEV, --devices LIST or --gpus N
+ * (at most one; none means auto): a string for scf_collective_open, or
+ * NULL after printing a usage error. */
+char *scf_cli_run_device_list(const char *command, const char *device, const char *devices,
+                              int gpus);
+/* Opens the devices of list (scf_collective_open), printing errors and the
+ * fallback notice as "scflow COMMAND: ..."; NULL on failure. */
+scf_collective *scf_cli_run_open_devices(const char *command, const char *list, int threads,
+                                         gboolean quiet);
+/* A new run whose trainer could not be spread over the devices (its batch
+ * does not split) never started: its run.json goes, so that the corrected
+ * command can start it in the same folder instead of being told to resume. */
+void scf_cli_run_unstart(const char *run_dir);

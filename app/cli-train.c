@@ -8,9 +8,10 @@
 
 int scf_cli_train(int argc, char **argv)
 {
-    g_autofree char *data = NULL, *config = NULL, *out = NULL, *device = NULL, *init = NULL;
+    g_autofree char *data = NULL, *config = NULL, *out = NULL, *device = NULL, *init = NULL,
+                    *devices = NULL;
     gboolean resume = FALSE, quiet = FALSE, export_only = FALSE;
-    int threads = 0;
+    int threads = 0, gpus = 0;
     gint64 steps = 0;
     GOptionEntry entries[] = {
         { "data", 0, 0, G_OPTION_ARG_FILENAME, &data, "Folder of images with .txt captions", "DIR" },
@@ -21,6 +22,7 @@ int scf_cli_train(int argc, char **argv)
         { "export", 0, 0, G_OPTION_ARG_NONE, &export_only, "With --resume: only export the EMA model of the latest checkpoint to RUN/model", NULL },
         { "steps", 0, 0, G_OPTION_ARG_INT64, &steps, "Stop after this many more steps (default: run to the end)", "N" },
         { "device", 0, 0, G_OPTION_ARG_STRING, &device, "auto, cpu, cuda or cuda:N (default auto)", "DEV" },
+        SCF_CLI_RUN_DEVICE_OPTIONS(devices, gpus),
         { "threads", 0, 0, G_OPTION_ARG_INT, &threads, "CPU threads (default: all cores)", "N" },
         { "quiet", 'q', 0, G_OPTION_ARG_NONE, &quiet, "No progress output", NULL },
         { NULL },
@@ -33,31 +35,35 @@ int scf_cli_train(int argc, char **argv)
                         "--config FILE\nTry 'scflow train --help'.\n");
         return SCF_EXIT_USAGE;
     }
+    g_autofree char *list = scf_cli_run_device_list("train", device, devices, gpus);
+    if (!list)
+        return SCF_EXIT_USAGE;
     /* Before anything else: a second run must not get as far as reading the
      * folder the first one is writing. */
     g_autoptr(scf_run_lock) lock = scf_cli_run_lock("train", out, !resume);
     if (!lock)
         return SCF_EXIT_RUNTIME;
-    g_autoptr(GError) error = NULL;
-    g_autofree char *notice = NULL;
-    scf_backend *be = scf_device_open(device ? device : "auto", threads, &notice, &error);
-    if (!be) {
-        fprintf(stderr, "scflow train: %s\n", error->message);
+    scf_collective *devs = scf_cli_run_open_devices("train", list, threads, quiet);
+    if (!devs)
         return SCF_EXIT_RUNTIME;
-    }
-    if (notice && !quiet)
-        fprintf(stderr, "scflow train: %s\n", notice);
+    g_autoptr(GError) error = NULL;
+    scf_backend *be = scf_collective_backend(devs, 0);
     scf_trainer *t = resume ? scf_trainer_resume(out, be, &error)
                             : scf_trainer_new(out, config, data, init, be, &error);
+    if (t && !scf_trainer_data_parallel(t, devs, &error)) {
+        g_clear_pointer(&t, scf_trainer_free);
+        if (!resume)
+            scf_cli_run_unstart(out);
+    }
     if (!t) {
         fprintf(stderr, "scflow train: %s\n", error->message);
-        scf_backend_free(be);
+        scf_collective_free(devs);
         return SCF_EXIT_RUNTIME;
     }
     if (!quiet)
         fprintf(stderr, "%s run %s at step %" G_GINT64_FORMAT " of %" G_GINT64_FORMAT " on %s\n",
                 resume ? "Resuming" : "Starting", out, scf_trainer_step(t),
-                scf_trainer_config(t)->steps, be->name);
+                scf_trainer_config(t)->steps, scf_collective_name(devs));
     gboolean ok;
     if (export_only) {
         ok = scf_trainer_export(t, &error);
@@ -78,6 +84,6 @@ int scf_cli_train(int argc, char **argv)
                 scf_trainer_step(t) >= scf_trainer_config(t)->steps ? " (done; model exported to RUN/model)" : "");
     }
     scf_trainer_free(t);
-    scf_backend_free(be);
+    scf_collective_free(devs);
     return rc;
 }

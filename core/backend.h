@@ -26,6 +26,8 @@
 G_BEGIN_DECLS
 
 typedef struct scf_backend scf_backend;
+/* A recorded sequence of a backend's device work (graph_begin below). */
+typedef struct scf_backend_graph scf_backend_graph;
 
 typedef enum {
     SCF_DEVICE_CPU,
@@ -74,6 +76,36 @@ struct scf_backend {
     void (*zero)(scf_backend *be, void *dst, size_t bytes);
     void (*synchronize)(scf_backend *be);
     void (*destroy)(scf_backend *be);
+
+    /* ---- recording and replay (CUDA graphs); NULL where the backend has
+     * none (the CPU). Between graph_begin and graph_end the calls of the
+     * table are recorded, not run: nothing they write is computed until the
+     * recording is launched. A recording keeps the addresses and the host
+     * scalars it was given, so a replay reads its inputs from the same
+     * memory (write what changes, such as tau, into device buffers before
+     * launching), and that memory must still be allocated. The recorded
+     * region must not allocate or free (alloc returns NULL there and the
+     * recording fails) nor read anything back to the host (download,
+     * sum_squares, the losses, synchronize: a capture cannot wait).
+     * graph_begin: FALSE when recording cannot start.
+     * graph_end: always called after a successful graph_begin; the recording,
+     *   or NULL when it failed (any call inside it failed; nothing ran).
+     * graph_launch: runs a recording after the calls made before it and
+     *   before those made after it; FALSE on failure.
+     * graph_free: also while a launch of it is still running. ---- */
+    gboolean (*graph_begin)(scf_backend *be);
+    scf_backend_graph *(*graph_end)(scf_backend *be);
+    gboolean (*graph_launch)(scf_backend *be, scf_backend_graph *graph);
+    void (*graph_free)(scf_backend *be, scf_backend_graph *graph);
+    /* Advanced by the backend when memory of its own that a recording reads
+     * without the caller having passed it changes: copies it derives from
+     * the caller's data going stale, moving or going away, or a change of
+     * how the products compute (the CUDA backend's 16-bit weight copies,
+     * their scratch and its precision: core/cuda/cuda_precision.h). A
+     * recording made at another value must not be replayed, and the next
+     * recording must follow a plain run of the same pass, which brings that
+     * memory up to date where nothing is recorded (core/sampler.c). */
+    guint64 recording_epoch;
 
     /* ---- linear: out[M,N] = in[M,K] . w[N,K]^T + b[N] (b may be NULL) ---- */
     void (*linear_forward)(scf_backend *be, float *out, const float *in,

@@ -1,4 +1,5 @@
 #include "distill.h"
+#include "collective.h"
 #include "config.h"
 #include "dataset.h"
 #include "discriminator.h"
@@ -145,8 +146,14 @@ struct scf_distiller {
     /* device per-sample scalars */
     float *tau, *omt, *tau_dn, *tau_up, *dn, *up, *ones, *s_d, *oms_d;
     float *x0, *eps, *noise;
+    int batch;                            /* samples per rank: the batch on one device */
     scf_distill_losses last;              /* of the latest step, for the metrics */
     double probe_mad;                     /* the latest step-consistency probe */
+    /* Data parallelism (NULL: one device). This distiller is rank 0; every
+     * other rank has a replica on its device: teacher, student, moments,
+     * target EMA and discriminator, but no data, evaluation EMA or run files. */
+    scf_collective *coll;
+    scf_distiller **replicas;             /* ranks 1 .. world - 1 */
 };
 
 static size_t image_numel(const scf_distiller *d)
@@ -158,6 +165,8 @@ void scf_distiller_free(scf_distiller *d)
 {
     if (!d)
         return;
+    scf_collective_free_replicas(d->coll, (gpointer *)d->replicas,
+                                 (GDestroyNotify)scf_distiller_free);
     scf_backend *be = d->be;
     float *bufs[] = { d->adam_m, d->adam_v, d->target, d->eval, d->d_m, d->d_v, d->tau, d->omt,
                       d->tau_dn, d->tau_up, d->dn, d->up, d->ones, d->s_d, d->oms_d, d->x0,
@@ -206,7 +215,9 @@ static float *device_alloc(scf_distiller *d, size_t floats, gboolean *ok)
     return p;
 }
 
-static gboolean setup(scf_distiller *d, GError **error)
+/* A rank's models and device state for its d->batch samples (with_eval:
+ * rank 0's, which keeps the evaluation EMA). */
+static gboolean setup_rank(scf_distiller *d, gboolean with_eval, GError **error)
 {
     scf_backend *be = d->be;
     d->teacher = scf_model_load(d->teacher_dir, be, FALSE, error);
@@ -216,18 +227,14 @@ static gboolean setup(scf_distiller *d, GError **error)
     d->disc = scf_discriminator_new(d->teacher, be, d->cfg.seed, error);
     if (!d->disc)
         return FALSE;
-    d->data = scf_dataset_open(d->data_dir, d->student->image_size, SCF_DATASET_TRAIN, d->cfg.seed,
-                               error);
-    if (!d->data)
-        return FALSE;
     const size_t total = d->student->params->total, dtotal = scf_discriminator_params(d->disc)->total;
-    const size_t B = (size_t)d->cfg.batch_size, img = image_numel(d);
+    const size_t B = (size_t)d->batch, img = image_numel(d);
     gboolean ok = TRUE;
     d->unet_n = unet_prefix(d->student->params);
     d->adam_m = device_alloc(d, total, &ok);
     d->adam_v = device_alloc(d, total, &ok);
     d->target = device_alloc(d, total, &ok);
-    d->eval = device_alloc(d, total, &ok);
+    d->eval = with_eval ? device_alloc(d, total, &ok) : NULL;
     d->d_m = device_alloc(d, dtotal, &ok);
     d->d_v = device_alloc(d, dtotal, &ok);
     float **scalars[] = { &d->tau, &d->omt, &d->tau_dn, &d->tau_up, &d->dn, &d->up, &d->ones,
@@ -246,27 +253,47 @@ static gboolean setup(scf_distiller *d, GError **error)
     be->zero(be, d->adam_m, total * sizeof(float));
     be->zero(be, d->adam_v, total * sizeof(float));
     be->copy(be, d->target, d->student->params->data, total * sizeof(float));
-    be->copy(be, d->eval, d->student->params->data, total * sizeof(float));
+    if (with_eval)
+        be->copy(be, d->eval, d->student->params->data, total * sizeof(float));
     be->zero(be, d->d_m, dtotal * sizeof(float));
     be->zero(be, d->d_v, dtotal * sizeof(float));
     be->fill(be, d->ones, 1.0f, B);
-    d->host_images = g_new(float, B * img);
-    d->host_eps = g_new(float, B * img);
-    d->host_noise = g_new(float, B * img);
-    d->host_u = g_new(float, 3 * B);
-    d->captions = g_new0(const char *, B);
     d->empty = g_new(const char *, B);
     for (size_t b = 0; b < B; b++)
         d->empty[b] = "";
     d->g = scf_graph_new(be);
     d->gd = scf_graph_new(be);
+    return TRUE;
+}
+
+/* Rank 0: its state, the data, the buffers of a whole batch's draws and the
+ * sample prompts. */
+static gboolean setup(scf_distiller *d, GError **error)
+{
+    const size_t B = (size_t)d->cfg.batch_size;
+    d->batch = d->cfg.batch_size;
+    if (!setup_rank(d, TRUE, error))
+        return FALSE;
+    d->data = scf_dataset_open(d->data_dir, d->student->image_size, SCF_DATASET_TRAIN, d->cfg.seed,
+                               error);
+    if (!d->data)
+        return FALSE;
+    const size_t img = image_numel(d);
+    d->host_images = g_new(float, B * img);
+    d->host_eps = g_new(float, B * img);
+    d->host_noise = g_new(float, B * img);
+    d->host_u = g_new(float, 3 * B);
+    d->captions = g_new0(const char *, B);
     int n = scf_dataset_count(d->data);
     for (int i = 0; i < SAMPLE_PROMPTS; i++)
         d->sample_prompts[i] = g_strdup(scf_dataset_caption(d->data, (int)((int64_t)i * n / SAMPLE_PROMPTS)));
     return TRUE;
 }
 
-static void state_buffers(scf_distiller *d, scf_run_buffer out[7])
+#define STATE_BUFFERS 8
+#define EVAL_BUFFER 4     /* rank 0's alone */
+
+static void state_buffers(scf_distiller *d, scf_run_buffer out[STATE_BUFFERS])
 {
     const size_t n = d->student->params->total;
     scf_params *dp = scf_discriminator_params(d->disc);
@@ -274,19 +301,18 @@ static void state_buffers(scf_distiller *d, scf_run_buffer out[7])
     out[1] = (scf_run_buffer){ "adam_m", d->adam_m, n };
     out[2] = (scf_run_buffer){ "adam_v", d->adam_v, n };
     out[3] = (scf_run_buffer){ "target_ema", d->target, n };
-    out[4] = (scf_run_buffer){ "eval_ema", d->eval, n };
+    out[EVAL_BUFFER] = (scf_run_buffer){ "eval_ema", d->eval, n };
     out[5] = (scf_run_buffer){ "discriminator", dp->data, dp->total };
     out[6] = (scf_run_buffer){ "disc_adam_m", d->d_m, dp->total };
-    /* the discriminator's second moments go last in the file as well */
+    out[7] = (scf_run_buffer){ "disc_adam_v", d->d_v, dp->total };
 }
 
 static gboolean checkpoint(scf_distiller *d, GError **error)
 {
-    scf_run_buffer bufs[8];
+    scf_run_buffer bufs[STATE_BUFFERS];
     state_buffers(d, bufs);
-    bufs[7] = (scf_run_buffer){ "disc_adam_v", d->d_v, scf_discriminator_params(d->disc)->total };
-    return scf_run_save_checkpoint(d->run_dir, CHECKPOINT_KIND, d->step, d->be, bufs, 8,
-                                   d->cfg.keep_checkpoints, error);
+    return scf_run_save_checkpoint(d->run_dir, CHECKPOINT_KIND, d->step, d->be, bufs,
+                                   STATE_BUFFERS, d->cfg.keep_checkpoints, error);
 }
 
 static char *run_json(const scf_distiller *d)
@@ -370,10 +396,9 @@ scf_distiller *scf_distiller_resume(const char *run_dir, scf_backend *be, GError
     scf_config_clear(&c);
     if (!ok || !setup(d, error))
         goto fail;
-    scf_run_buffer bufs[8];
+    scf_run_buffer bufs[STATE_BUFFERS];
     state_buffers(d, bufs);
-    bufs[7] = (scf_run_buffer){ "disc_adam_v", d->d_v, scf_discriminator_params(d->disc)->total };
-    if (!scf_run_load_latest(run_dir, CHECKPOINT_KIND, be, bufs, 8, &d->step, error) ||
+    if (!scf_run_load_latest(run_dir, CHECKPOINT_KIND, be, bufs, STATE_BUFFERS, &d->step, error) ||
         !scf_run_trim_metrics(run_dir, d->step, error))
         goto fail;
     return d;
@@ -407,13 +432,13 @@ static uint64_t stream_seed(uint64_t seed, int stream)
 
 static scf_var *wrap_images(scf_distiller *d, scf_graph *g, float *data)
 {
-    const int64_t B = d->cfg.batch_size, C = d->student->channels, S = d->student->image_size;
+    const int64_t B = d->batch, C = d->student->channels, S = d->student->image_size;
     return scf_graph_wrap(g, (scf_tensor){ data, 4, { B, C, S, S } });
 }
 
 static scf_var *wrap_times(scf_distiller *d, scf_graph *g, float *data)
 {
-    return scf_graph_wrap(g, (scf_tensor){ data, 1, { d->cfg.batch_size } });
+    return scf_graph_wrap(g, (scf_tensor){ data, 1, { d->batch } });
 }
 
 /* f(x, tau) = x - tau v(x, tau, c): the clean-sample readout. */
@@ -429,7 +454,7 @@ static float *combine(scf_distiller *d, scf_graph *g, const float *x, const floa
                       const float *y, const float *b)
 {
     scf_backend *be = d->be;
-    const int B = d->cfg.batch_size;
+    const int B = d->batch;
     const size_t img = image_numel(d);
     float *out = scf_graph_scratch(g, (size_t)B * img * sizeof(float));
     float *tmp = scf_graph_scratch(g, (size_t)B * img * sizeof(float));
@@ -446,7 +471,7 @@ static float *combine(scf_distiller *d, scf_graph *g, const float *x, const floa
 
 static float *scratch_copy(scf_distiller *d, scf_graph *g, const float *src)
 {
-    size_t bytes = (size_t)d->cfg.batch_size * image_numel(d) * sizeof(float);
+    size_t bytes = (size_t)d->batch * image_numel(d) * sizeof(float);
     float *out = scf_graph_scratch(g, bytes);
     if (out)
         d->be->copy(d->be, out, src, bytes);
@@ -473,9 +498,11 @@ static void adamw(scf_distiller *d, float *param, float *grad, float *m, float *
 }
 
 /* One discriminator step on detached fakes: L_D = mean softplus(-D(real))
- * + mean softplus(D(fake)), both noised with the same noise at s = tau_down. */
-static gboolean discriminator_step(scf_distiller *d, const float *fake, scf_var *ctx_values,
-                                   scf_distill_losses *st, GError **error)
+ * + mean softplus(D(fake)), both noised with the same noise at s = tau_down.
+ * Over several devices (rank of c), the ranks' losses, scores and
+ * gradients are averaged before every rank takes the same step. */
+static gboolean discriminator_step(scf_distiller *d, scf_collective *c, int rank, const float *fake,
+                                   scf_var *ctx_values, scf_distill_losses *st, GError **error)
 {
     scf_graph *g = d->gd;
     scf_params *dp = scf_discriminator_params(d->disc);
@@ -493,9 +520,12 @@ static gboolean discriminator_step(scf_distiller *d, const float *fake, scf_var 
     scf_graph_backward(g, loss);
     if (!scf_graph_check(g, error))
         return FALSE;
-    st->d_loss = scf_graph_scalar(g, loss);
-    st->d_real = mean_of(d, lr);
-    st->d_fake = mean_of(d, lf);
+    double v[3] = { scf_graph_scalar(g, loss), mean_of(d, lr), mean_of(d, lf) };
+    if (!scf_collective_average(c, rank, TRUE, v, 3, dp->grad, dp->total, error))
+        return FALSE;
+    st->d_loss = v[0];
+    st->d_real = v[1];
+    st->d_fake = v[2];
     scf_clip_grad_norm(d->be, dp->grad, dp->total, d->cfg.grad_clip);
     adamw(d, dp->data, dp->grad, d->d_m, d->d_v, dp->total, d->cfg.d_lr);
     return TRUE;
@@ -540,7 +570,7 @@ static gboolean draw(scf_distiller *d, scf_distill_draws *dr, GError **error)
 static void set_times(scf_distiller *d, const scf_distill_draws *dr, gboolean *truncate)
 {
     const scf_distill_config *c = &d->cfg;
-    const int B = c->batch_size;
+    const int B = d->batch;
     float tau[MAX_BATCH], omt[MAX_BATCH], tdn[MAX_BATCH], tup[MAX_BATCH], dn[MAX_BATCH],
           up[MAX_BATCH], oms[MAX_BATCH];
     for (int b = 0; b < B; b++) {
@@ -567,12 +597,14 @@ static void set_times(scf_distiller *d, const scf_distill_draws *dr, gboolean *t
     be->upload(be, d->oms_d, oms, B * sizeof(float));
 }
 
-static gboolean iteration(scf_distiller *d, const scf_distill_draws *dr, scf_distill_losses *st,
-                          GError **error)
+/* One iteration of rank (of coll) on its slice dr of the batch, its
+ * losses and gradients averaged over the ranks before each step. */
+static gboolean iteration(scf_distiller *d, scf_collective *coll, int rank,
+                          const scf_distill_draws *dr, scf_distill_losses *st, GError **error)
 {
     const scf_distill_config *c = &d->cfg;
     scf_backend *be = d->be;
-    const int B = c->batch_size;
+    const int B = d->batch;
     const size_t img = image_numel(d), bytes = (size_t)B * img * sizeof(float);
     scf_graph *g = d->g;
     memset(st, 0, sizeof *st);
@@ -652,7 +684,7 @@ static gboolean iteration(scf_distiller *d, const scf_distill_draws *dr, scf_dis
      * through the updated, frozen discriminator */
     if (adv_on && x_hat) {
         float *fake = scratch_copy(d, g, x_hat->value.data);
-        if (!fake || !discriminator_step(d, fake, ctx, st, error))
+        if (!fake || !discriminator_step(d, coll, rank, fake, ctx, st, error))
             return fake ? FALSE : scf_graph_check(g, error);
         scf_params *dp = scf_discriminator_params(d->disc);
         scf_params_set_trainable(dp, FALSE);
@@ -682,12 +714,99 @@ static gboolean iteration(scf_distiller *d, const scf_distill_draws *dr, scf_dis
                     "; the last checkpoint is intact", d->run_dir, st->total, d->step);
         return FALSE;
     }
+    double v[5] = { st->total, st->con, st->inv, st->reflow, st->adv };
+    if (!scf_collective_average(coll, rank, TRUE, v, 5, sp->grad, d->unet_n, error))
+        return FALSE;
+    st->total = v[0];
+    st->con = v[1];
+    st->inv = v[2];
+    st->reflow = v[3];
+    st->adv = v[4];
     st->grad_norm = scf_clip_grad_norm(be, sp->grad, d->unet_n, c->grad_clip);
     adamw(d, sp->data, sp->grad, d->adam_m, d->adam_v, d->unet_n, c->lr);
     be->ema_update(be, d->target, sp->data, d->unet_n, (float)c->target_ema);
-    double decay = MIN(c->eval_ema, (1.0 + d->step) / (10.0 + d->step));
-    be->ema_update(be, d->eval, sp->data, d->unet_n, (float)decay);
+    if (d->eval) {
+        double decay = MIN(c->eval_ema, (1.0 + d->step) / (10.0 + d->step));
+        be->ema_update(be, d->eval, sp->data, d->unet_n, (float)decay);
+    }
     d->step++;
+    return TRUE;
+}
+
+/* ---- data parallelism ---- */
+
+typedef struct {
+    scf_distiller *d;
+    const scf_distill_draws *draws;   /* the whole batch's */
+} iteration_job;
+
+/* Rank's iteration on its slice of the batch. */
+static gboolean rank_iteration(scf_collective *c, int rank, gpointer user, GError **error)
+{
+    const iteration_job *job = user;
+    scf_distiller *d = job->d, *r = rank ? d->replicas[rank - 1] : d;
+    const scf_distill_draws *dr = job->draws;
+    const int lo = rank * r->batch;
+    const size_t at = (size_t)lo * image_numel(r);
+    const scf_distill_draws slice = { dr->x0 + at, dr->captions + lo, dr->eps + at,
+                                      dr->noise + at, dr->u_tau + lo, dr->u_down + lo,
+                                      dr->u_up + lo };
+    return iteration(r, c, rank, &slice, &r->last, error);
+}
+
+/* One iteration on every rank; d->last holds its losses. */
+static gboolean step_all(scf_distiller *d, const scf_distill_draws *draws, GError **error)
+{
+    iteration_job job = { d, draws };
+    return scf_collective_run(d->coll, rank_iteration, &job, error);
+}
+
+/* Rank's replica of d, made on its device. */
+static gboolean make_replica(scf_distiller *d, scf_collective *c, int rank, GError **error)
+{
+    scf_distiller *r = g_new0(scf_distiller, 1);
+    d->replicas[rank - 1] = r;
+    r->run_dir = g_strdup(d->run_dir);
+    r->teacher_dir = g_strdup(d->teacher_dir);
+    r->cfg = d->cfg;
+    r->be = scf_collective_backend(c, rank);
+    r->step = d->step;
+    r->batch = d->batch;
+    return setup_rank(r, FALSE, error);
+}
+
+/* Every rank: its replica made, then rank 0's state copied in. */
+static gboolean replicate(scf_collective *c, int rank, gpointer user, GError **error)
+{
+    scf_distiller *d = user;
+    gboolean ok = rank == 0 || make_replica(d, c, rank, error);
+    if (!scf_collective_average(c, rank, ok, NULL, 0, NULL, 0, error))
+        return FALSE;
+    scf_run_buffer bufs[STATE_BUFFERS];
+    state_buffers(rank ? d->replicas[rank - 1] : d, bufs);
+    for (int i = 0; i < STATE_BUFFERS; i++)
+        if (i != EVAL_BUFFER && !scf_collective_broadcast(c, rank, bufs[i].data, bufs[i].n, error))
+            return FALSE;
+    return TRUE;
+}
+
+gboolean scf_distiller_data_parallel(scf_distiller *d, scf_collective *c, GError **error)
+{
+    g_return_val_if_fail(!d->replicas && scf_collective_backend(c, 0) == d->be, FALSE);
+    int slice;
+    if (!scf_collective_split_batch(c, d->cfg.batch_size, d->run_dir, &slice, error))
+        return FALSE;
+    if (scf_collective_world(c) == 1)
+        return TRUE;
+    d->batch = slice;
+    d->replicas = g_new0(scf_distiller *, scf_collective_world(c) - 1);
+    if (!scf_collective_run(c, replicate, d, error)) {
+        scf_collective_free_replicas(c, (gpointer *)g_steal_pointer(&d->replicas),
+                                     (GDestroyNotify)scf_distiller_free);
+        d->batch = d->cfg.batch_size;
+        return FALSE;
+    }
+    d->coll = c;
     return TRUE;
 }
 
@@ -792,7 +911,7 @@ static gboolean distiller_step(gpointer run, scf_train_progress *p, GError **err
 {
     scf_distiller *d = run;
     scf_distill_draws dr;
-    if (!draw(d, &dr, error) || !iteration(d, &dr, &d->last, error))
+    if (!draw(d, &dr, error) || !step_all(d, &dr, error))
         return FALSE;
     if ((d->step % d->cfg.probe_every == 0 || d->step == 1) && !probe(d, &d->probe_mad, error))
         return FALSE;
@@ -842,7 +961,7 @@ gboolean scf_distiller_step_with(scf_distiller *d, const scf_distill_draws *draw
                             "outside [0, 1]", d->run_dir, names[k], b, u[k][b]);
                 return FALSE;
             }
-    if (!iteration(d, draws, &d->last, error))
+    if (!step_all(d, draws, error))
         return FALSE;
     *losses = d->last;
     return TRUE;

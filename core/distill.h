@@ -15,6 +15,7 @@
 #pragma once
 #include <glib.h>
 #include "backend.h"
+#include "collective.h"
 #include "params.h"
 #include "train.h"
 
@@ -93,6 +94,16 @@ gboolean scf_distiller_step_with(scf_distiller *d, const scf_distill_draws *draw
  * the discriminator's. */
 scf_params *scf_distiller_student_params(scf_distiller *d);
 scf_params *scf_distiller_discriminator_params(scf_distiller *d);
+
+/* Data-parallel distillation over the ranks of c, as
+ * scf_trainer_data_parallel: every other rank gets a replica of the
+ * teacher, the student, its moments and target EMA, and the discriminator
+ * with its moments, and each iteration splits its batch over the ranks,
+ * averaging the discriminator's and the student's gradients before their
+ * steps. Rank 0 alone keeps the evaluation EMA, probes, samples and writes
+ * the run's files. The batch size must be a multiple of the number of
+ * devices. */
+gboolean scf_distiller_data_parallel(scf_distiller *d, scf_collective *c, GError **error);
 
 /* Runs like scf_trainer_run (progress, stop, checkpoints, samples, export). */
 gboolean scf_distiller_run(scf_distiller *d, int64_t max_steps, scf_train_progress_fn progress,

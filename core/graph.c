@@ -34,6 +34,7 @@ struct scf_graph {
     GArray *nodes;       /* node */
     GPtrArray *var_blocks;
     size_t var_count;
+    guint64 memory_epoch;   /* scf_graph_memory_epoch */
     GError *error;
 };
 
@@ -51,6 +52,8 @@ static void chain_init(chain *c, const char *label)
 
 static void chain_release(scf_graph *g, chain *c)
 {
+    if (c->chunks->len)
+        g->memory_epoch++;
     for (guint i = 0; i < c->chunks->len; i++) {
         scf_arena *a = g_ptr_array_index(c->chunks, i);
         scf_arena_release(a);
@@ -84,6 +87,7 @@ static gboolean chain_add_chunk(scf_graph *g, chain *c, size_t capacity)
         return FALSE;
     }
     g_ptr_array_add(c->chunks, a);
+    g->memory_epoch++;
     return TRUE;
 }
 
@@ -164,6 +168,11 @@ gboolean scf_graph_check(scf_graph *g, GError **error)
 size_t scf_graph_memory(const scf_graph *g)
 {
     return chain_capacity(&g->values) + chain_capacity(&g->grads);
+}
+
+guint64 scf_graph_memory_epoch(const scf_graph *g)
+{
+    return g->memory_epoch;
 }
 
 void scf_graph_fail(scf_graph *g, const char *fmt, ...)

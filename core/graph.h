@@ -42,6 +42,10 @@ gboolean scf_graph_check(scf_graph *g, GError **error);
 void scf_graph_fail(scf_graph *g, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
 /* Bytes of activation and gradient memory the graph holds. */
 size_t scf_graph_memory(const scf_graph *g);
+/* Changes whenever that memory is allocated or released (not when it is
+ * rewound), so that a recording of device work holding addresses in it (a
+ * backend graph) can tell when they went stale. */
+guint64 scf_graph_memory_epoch(const scf_graph *g);
 
 /* A parameter: value and gradient memory owned by the model. */
 scf_var scf_param(scf_tensor value, float *grad, gboolean trainable);

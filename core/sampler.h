@@ -5,7 +5,17 @@
  * batch, a per-step progress callback that can cancel, a text-embedding
  * cache keyed by prompt, and the same activation memory every step. Latent
  * models run the steps on latents and decode them, one image at a time
- * (the decoder's activations are the largest), after the last step. */
+ * (the decoder's activations are the largest), after the last step.
+ *
+ * On a backend with graphs (CUDA) the UNet pass of a step is recorded once
+ * per batch shape (batch x 2 when guided) and replayed by the later steps
+ * and generations: the first pass of a shape runs plain, which sizes the
+ * activation memory and workspace, the next one is recorded, and the rest
+ * launch the recording with tau written to device memory before each.
+ * Text embeddings, noise and the Euler update stay outside it. A recording
+ * is made again when the memory it points into has moved (a larger pass in
+ * between, new sampler buffers). If recording fails, the sampler says so
+ * once and runs plain launches; the images are the same either way. */
 #pragma once
 #include <glib.h>
 #include "model.h"
@@ -45,6 +55,13 @@ void scf_sampler_noise(scf_sampler *s, uint64_t seed, float *device_out);
  * encoder, every step's UNet pass and the decoder, so this is the largest of
  * them (what `scflow bench unet` compares the process's memory against). */
 size_t scf_sampler_activation_bytes(const scf_sampler *s);
+
+/* Whether steps replay recorded UNet passes where the backend can record
+ * them (on by default); off drops the recordings. */
+void scf_sampler_set_graph_replay(scf_sampler *s, gboolean on);
+/* UNet passes recorded, and launches of a recording by a later step, since
+ * the sampler was made. */
+void scf_sampler_graph_counts(const scf_sampler *s, int *recorded, int *replayed);
 
 /* Samples r->batch images into out (host, [batch, channels, image_size,
  * image_size], values about [-1, 1], not clamped). Cancelling gives

@@ -3,6 +3,7 @@
 #include "error.h"
 #include "backend.h"
 #include "device.h"
+#include "collective.h"
 #include "tensor.h"
 #include "half.h"
 #include "rng.h"

@@ -1,5 +1,6 @@
 #include "train.h"
 #include "atomic_file.h"
+#include "collective.h"
 #include "config.h"
 #include "dataset.h"
 #include "error.h"
@@ -27,10 +28,18 @@ struct scf_trainer {
     scf_graph *g;
     float *adam_m, *adam_v, *ema;   /* device buffers of the params layout */
     int64_t step;
-    /* per-step buffers, sized once */
-    float *host_images, *x0, *eps, *tau, *one_minus_tau;
+    /* per-step buffers, sized once: the whole batch's draws on the host,
+     * this rank's slice on its device */
+    float *host_images, *host_tau, *host_omt;
     const char **captions;
+    float *x0, *eps, *tau, *one_minus_tau;
+    int local_batch;                /* samples per rank: the batch on one device */
     char *sample_prompts[SAMPLE_PROMPTS];
+    /* Data parallelism (NULL: one device). This trainer is rank 0; every
+     * other rank has a replica on its device: a trainer with a model,
+     * moments and step buffers but no data, EMA or run files of its own. */
+    scf_collective *coll;
+    scf_trainer **replicas;         /* ranks 1 .. world - 1 */
 };
 
 void scf_train_config_defaults(scf_train_config *c)
@@ -103,6 +112,7 @@ void scf_trainer_free(scf_trainer *t)
 {
     if (!t)
         return;
+    scf_collective_free_replicas(t->coll, (gpointer *)t->replicas, (GDestroyNotify)scf_trainer_free);
     scf_backend *be = t->be;
     float *device[] = { t->adam_m, t->adam_v, t->ema, t->x0, t->eps, t->tau, t->one_minus_tau };
     for (size_t i = 0; i < G_N_ELEMENTS(device); i++)
@@ -111,6 +121,8 @@ void scf_trainer_free(scf_trainer *t)
     for (int i = 0; i < SAMPLE_PROMPTS; i++)
         g_free(t->sample_prompts[i]);
     g_free(t->host_images);
+    g_free(t->host_tau);
+    g_free(t->host_omt);
     g_free(t->captions);
     scf_graph_free(t->g);
     scf_dataset_free(t->data);
@@ -121,30 +133,44 @@ void scf_trainer_free(scf_trainer *t)
     g_free(t);
 }
 
-/* Buffers and sample prompts once model and data are known. */
-static gboolean prepare(scf_trainer *t, GError **error)
+/* The device state of a rank (with_ema: rank 0's, whose EMA is exported). */
+static gboolean alloc_state(scf_trainer *t, gboolean with_ema, GError **error)
 {
     scf_backend *be = t->be;
     const size_t total = params_total(t) * sizeof(float);
-    const size_t batch = (size_t)t->cfg.batch_size * image_numel(t) * sizeof(float);
+    const size_t batch = (size_t)t->local_batch * image_numel(t) * sizeof(float);
     t->adam_m = be->alloc(be, total);
     t->adam_v = be->alloc(be, total);
-    t->ema = be->alloc(be, total);
+    t->ema = with_ema ? be->alloc(be, total) : NULL;
     t->x0 = be->alloc(be, batch);
     t->eps = be->alloc(be, batch);
-    t->tau = be->alloc(be, (size_t)t->cfg.batch_size * sizeof(float));
-    t->one_minus_tau = be->alloc(be, (size_t)t->cfg.batch_size * sizeof(float));
-    if (!t->adam_m || !t->adam_v || !t->ema || !t->x0 || !t->eps || !t->tau || !t->one_minus_tau) {
+    t->tau = be->alloc(be, (size_t)t->local_batch * sizeof(float));
+    t->one_minus_tau = be->alloc(be, (size_t)t->local_batch * sizeof(float));
+    if (!t->adam_m || !t->adam_v || (with_ema && !t->ema) || !t->x0 || !t->eps || !t->tau ||
+        !t->one_minus_tau) {
         g_set_error(error, SCF_ERROR, SCF_ERROR_NOMEM, "%s: cannot allocate training state on %s",
                     t->run_dir, be->name);
         return FALSE;
     }
     be->zero(be, t->adam_m, total);
     be->zero(be, t->adam_v, total);
-    be->copy(be, t->ema, t->model->params->data, total);
-    t->host_images = g_new(float, (size_t)t->cfg.batch_size * image_numel(t));
-    t->captions = g_new0(const char *, t->cfg.batch_size);
+    if (with_ema)
+        be->copy(be, t->ema, t->model->params->data, total);
     t->g = scf_graph_new(be);
+    return TRUE;
+}
+
+/* Buffers and sample prompts once model and data are known. */
+static gboolean prepare(scf_trainer *t, GError **error)
+{
+    const int B = t->cfg.batch_size;
+    t->local_batch = B;
+    if (!alloc_state(t, TRUE, error))
+        return FALSE;
+    t->host_images = g_new(float, (size_t)B * image_numel(t));
+    t->host_tau = g_new(float, B);
+    t->host_omt = g_new(float, B);
+    t->captions = g_new0(const char *, B);
     /* fixed prompts for the sample grids: evenly spaced training captions */
     int n = scf_dataset_count(t->data);
     for (int i = 0; i < SAMPLE_PROMPTS; i++)
@@ -374,18 +400,16 @@ const scf_train_config *scf_trainer_config(const scf_trainer *t)
 
 /* ---- one step ---- */
 
-static double train_step(scf_trainer *t, double *grad_norm, GError **error)
+/* The step's batch on the host: images, captions with dropout, and times.
+ * Every draw is a function of the sample's index in the run's stream
+ * (step * batch + b), so a rank's slice draws what one device would. */
+static gboolean draw(scf_trainer *t, GError **error)
 {
-    scf_backend *be = t->be;
-    scf_model *m = t->model;
     const scf_train_config *c = &t->cfg;
     const int B = c->batch_size;
-    const size_t img = image_numel(t), total = params_total(t);
     const uint64_t first = (uint64_t)t->step * (uint64_t)B;
-
     if (!scf_dataset_batch(t->data, t->step, B, t->host_images, t->captions, error))
-        return NAN;
-    float tau[4096], omt[4096];
+        return FALSE;
     for (int b = 0; b < B; b++) {
         if (scf_rng_uniform_at(stream_seed(c->seed, STREAM_DROPOUT), first + b) < c->caption_dropout)
             t->captions[b] = "";
@@ -393,15 +417,29 @@ static double train_step(scf_trainer *t, double *grad_norm, GError **error)
             ? 1.0 / (1.0 + exp(-(c->logit_mean + c->logit_std *
                                  scf_rng_normal_at(stream_seed(c->seed, STREAM_TAU), first + b))))
             : scf_rng_uniform_at(stream_seed(c->seed, STREAM_TAU), first + b);
-        tau[b] = (float)u;
-        omt[b] = 1.0f - tau[b];
+        t->host_tau[b] = (float)u;
+        t->host_omt[b] = 1.0f - t->host_tau[b];
     }
-    be->upload(be, t->x0, t->host_images, (size_t)B * img * sizeof(float));
-    be->upload(be, t->tau, tau, (size_t)B * sizeof(float));
-    be->upload(be, t->one_minus_tau, omt, (size_t)B * sizeof(float));
-    be->rng_normal(be, t->eps, (size_t)B * img, stream_seed(c->seed, STREAM_NOISE), first * img);
+    return TRUE;
+}
 
-    scf_graph *g = t->g;
+/* Forward and backward of rank's slice of the batch t drew, on the rank's
+ * trainer r (t itself for rank 0): the loss is the slice's mean. */
+static gboolean forward_backward(scf_trainer *r, const scf_trainer *t, int rank, double *value,
+                                 GError **error)
+{
+    scf_backend *be = r->be;
+    scf_model *m = r->model;
+    const int B = r->local_batch, lo = rank * B;
+    const size_t img = image_numel(r);
+    const uint64_t first = (uint64_t)t->step * (uint64_t)t->cfg.batch_size + (uint64_t)lo;
+
+    be->upload(be, r->x0, t->host_images + (size_t)lo * img, (size_t)B * img * sizeof(float));
+    be->upload(be, r->tau, t->host_tau + lo, (size_t)B * sizeof(float));
+    be->upload(be, r->one_minus_tau, t->host_omt + lo, (size_t)B * sizeof(float));
+    be->rng_normal(be, r->eps, (size_t)B * img, stream_seed(t->cfg.seed, STREAM_NOISE), first * img);
+
+    scf_graph *g = r->g;
     scf_graph_reset(g);
     const int64_t shape[4] = { B, m->channels, m->image_size, m->image_size };
     /* x_tau = tau eps + (1 - tau) x0; target v* = eps - x0 (no gradient) */
@@ -409,39 +447,135 @@ static double train_step(scf_trainer *t, double *grad_norm, GError **error)
     float *tmp = scf_graph_scratch(g, (size_t)B * img * sizeof(float));
     float *target = scf_graph_scratch(g, (size_t)B * img * sizeof(float));
     if (!xt || !tmp || !target)
-        return scf_graph_check(g, error), NAN;
-    be->batch_scale_forward(be, xt, t->eps, t->tau, B, (int)img);
-    be->batch_scale_forward(be, tmp, t->x0, t->one_minus_tau, B, (int)img);
+        return scf_graph_check(g, error);
+    be->batch_scale_forward(be, xt, r->eps, r->tau, B, (int)img);
+    be->batch_scale_forward(be, tmp, r->x0, r->one_minus_tau, B, (int)img);
     be->add(be, xt, xt, tmp, (size_t)B * img);
-    be->copy(be, target, t->eps, (size_t)B * img * sizeof(float));
-    be->axpy(be, target, t->x0, -1.0f, (size_t)B * img);
+    be->copy(be, target, r->eps, (size_t)B * img * sizeof(float));
+    be->axpy(be, target, r->x0, -1.0f, (size_t)B * img);
 
     scf_var *x = scf_graph_wrap(g, (scf_tensor){ xt, 4, { shape[0], shape[1], shape[2], shape[3] } });
-    scf_var *tv = scf_graph_wrap(g, (scf_tensor){ t->tau, 1, { B } });
+    scf_var *tv = scf_graph_wrap(g, (scf_tensor){ r->tau, 1, { B } });
     scf_var *tg = scf_graph_wrap(g, (scf_tensor){ target, 4, { shape[0], shape[1], shape[2], shape[3] } });
-    scf_var *ctx = scf_model_encode_text(m, g, t->captions, B);
+    scf_var *ctx = scf_model_encode_text(m, g, t->captions + lo, B);
     scf_var *loss = scf_mse(g, scf_model_velocity(m, g, x, tv, ctx), tg);
     scf_params_zero_grad(m->params);
     scf_graph_backward(g, loss);
     if (!scf_graph_check(g, error))
-        return NAN;
-    double value = scf_graph_scalar(g, loss);
-    if (!isfinite(value)) {
+        return FALSE;
+    *value = scf_graph_scalar(g, loss);
+    if (!isfinite(*value)) {
         g_set_error(error, SCF_ERROR, SCF_ERROR_INVALID,
                     "%s: the loss became %g at step %" G_GINT64_FORMAT
-                    " (try a lower lr); the last checkpoint is intact", t->run_dir, value, t->step);
-        return NAN;
+                    " (try a lower lr); the last checkpoint is intact", r->run_dir, *value, r->step);
+        return FALSE;
     }
-    *grad_norm = scf_clip_grad_norm(be, m->params->grad, total, c->grad_clip);
-    double lr = c->lr * (c->warmup_steps > 0 ? MIN(1.0, (double)(t->step + 1) / c->warmup_steps) : 1.0);
-    be->adamw_update(be, m->params->data, m->params->grad, t->adam_m, t->adam_v, total, (float)lr,
+    return TRUE;
+}
+
+typedef struct {
+    scf_trainer *t;
+    double loss, grad_norm;    /* rank 0's, after the average */
+} step_job;
+
+/* One rank's step: its slice's forward and backward, the loss and
+ * gradients averaged over the ranks (the mean over the whole batch, as one
+ * device computes it), then the same clipping and AdamW step on every rank
+ * from the same gradients, so replicas stay identical without a broadcast;
+ * rank 0 alone keeps the EMA. */
+static gboolean rank_step(scf_collective *coll, int rank, gpointer user, GError **error)
+{
+    step_job *job = user;
+    scf_trainer *t = job->t, *r = rank ? t->replicas[rank - 1] : t;
+    scf_backend *be = r->be;
+    scf_params *p = r->model->params;
+    const scf_train_config *c = &r->cfg;
+    const size_t total = params_total(r);
+    double loss = NAN;
+    gboolean ok = forward_backward(r, t, rank, &loss, error);
+    if (!scf_collective_average(coll, rank, ok, &loss, 1, p->grad, total, error))
+        return FALSE;
+    double grad_norm = scf_clip_grad_norm(be, p->grad, total, c->grad_clip);
+    double lr = c->lr * (c->warmup_steps > 0 ? MIN(1.0, (double)(r->step + 1) / c->warmup_steps) : 1.0);
+    be->adamw_update(be, p->data, p->grad, r->adam_m, r->adam_v, total, (float)lr,
                      (float)c->beta1, (float)c->beta2, (float)c->eps, (float)c->weight_decay,
-                     t->step + 1);
-    /* EMA warm-up (1+n)/(10+n): early averages are not dominated by the init */
-    double decay = MIN(c->ema_decay, (1.0 + t->step) / (10.0 + t->step));
-    be->ema_update(be, t->ema, m->params->data, total, (float)decay);
-    t->step++;
-    return value;
+                     r->step + 1);
+    if (r->ema) {
+        /* EMA warm-up (1+n)/(10+n): early averages are not dominated by the init */
+        double decay = MIN(c->ema_decay, (1.0 + r->step) / (10.0 + r->step));
+        be->ema_update(be, r->ema, p->data, total, (float)decay);
+    }
+    r->step++;
+    if (rank == 0) {
+        job->loss = loss;
+        job->grad_norm = grad_norm;
+    }
+    return TRUE;
+}
+
+static double train_step(scf_trainer *t, double *grad_norm, GError **error)
+{
+    step_job job = { t, NAN, 0 };
+    if (!draw(t, error) || !scf_collective_run(t->coll, rank_step, &job, error))
+        return NAN;
+    *grad_norm = job.grad_norm;
+    return job.loss;
+}
+
+/* ---- data parallelism ---- */
+
+/* Rank's replica of t: the same model (its layout and tokenizer from the
+ * run folder) with step buffers for its slice. */
+static gboolean make_replica(scf_trainer *t, scf_collective *c, int rank, GError **error)
+{
+    scf_trainer *r = g_new0(scf_trainer, 1);
+    t->replicas[rank - 1] = r;
+    r->run_dir = g_strdup(t->run_dir);
+    r->cfg = t->cfg;
+    r->be = scf_collective_backend(c, rank);
+    r->step = t->step;
+    r->local_batch = t->local_batch;
+    scf_tokenizer *tok = scf_tokenizer_load(t->run_dir, error);
+    r->model = tok ? scf_model_new(t->model->config_json, tok, r->be, TRUE, t->cfg.seed, error)
+                   : NULL;
+    return r->model && alloc_state(r, FALSE, error);
+}
+
+/* Every rank: its replica made, then rank 0's weights and moments copied in. */
+static gboolean replicate(scf_collective *c, int rank, gpointer user, GError **error)
+{
+    scf_trainer *t = user;
+    gboolean ok = rank == 0 || make_replica(t, c, rank, error);
+    if (!scf_collective_average(c, rank, ok, NULL, 0, NULL, 0, error))
+        return FALSE;
+    scf_run_buffer bufs[4];
+    state_buffers(rank ? t->replicas[rank - 1] : t, bufs);
+    /* params and moments; the EMA (last) is rank 0's alone */
+    for (int i = 0; i < 3; i++)
+        if (!scf_collective_broadcast(c, rank, bufs[i].data, bufs[i].n, error))
+            return FALSE;
+    return TRUE;
+}
+
+gboolean scf_trainer_data_parallel(scf_trainer *t, scf_collective *c, GError **error)
+{
+    g_return_val_if_fail(!t->replicas && scf_collective_backend(c, 0) == t->be, FALSE);
+    const int world = scf_collective_world(c);
+    int slice;
+    if (!scf_collective_split_batch(c, t->cfg.batch_size, t->run_dir, &slice, error))
+        return FALSE;
+    if (world == 1)
+        return TRUE;
+    t->local_batch = slice;
+    t->replicas = g_new0(scf_trainer *, world - 1);
+    if (!scf_collective_run(c, replicate, t, error)) {
+        scf_collective_free_replicas(c, (gpointer *)g_steal_pointer(&t->replicas),
+                                     (GDestroyNotify)scf_trainer_free);
+        t->local_batch = t->cfg.batch_size;
+        return FALSE;
+    }
+    t->coll = c;
+    return TRUE;
 }
 
 gboolean scf_trainer_advance(scf_trainer *t, double *loss, double *grad_norm, GError **error)

@@ -16,6 +16,7 @@
 #pragma once
 #include <glib.h>
 #include "backend.h"
+#include "collective.h"
 #include "run.h"
 
 G_BEGIN_DECLS
@@ -78,5 +79,16 @@ gboolean scf_trainer_advance(scf_trainer *t, double *loss, double *grad_norm, GE
 
 /* Writes a checkpoint of the current step now. */
 gboolean scf_trainer_checkpoint(scf_trainer *t, GError **error);
+
+/* Data-parallel training over the ranks of c, whose rank 0 must be the
+ * trainer's backend (c outlives t): every other rank gets a replica of the
+ * model and of the optimiser state as they are now (new or resumed, so a
+ * run resumes on any number of devices), and from then on each step splits
+ * its batch into equal slices, one per rank, whose averaged gradients make
+ * the step one device would take on the whole batch, up to float rounding.
+ * Rank 0 alone keeps the EMA and writes metrics, samples and checkpoints.
+ * The batch size must be a multiple of the number of devices. A world of
+ * one changes nothing. */
+gboolean scf_trainer_data_parallel(scf_trainer *t, scf_collective *c, GError **error);
 
 G_END_DECLS

@@ -127,6 +127,16 @@ void dp_env_free(dp_env *env)
     g_free(env);
 }
 
+const char *dp_env_model_dir(const dp_env *env)
+{
+    return env->model_dir;
+}
+
+const char *dp_env_data_dir(const dp_env *env)
+{
+    return env->data_dir;
+}
+
 /* A run folder not used before (the trainers create it). */
 static char *new_run_dir(dp_env *env, const char *what, scf_backend *be)
 {
@@ -254,7 +264,7 @@ static float *upload_random(scf_backend *be, size_t n, uint64_t seed)
     return dev;
 }
 
-static scf_model *load_model(dp_env *env, scf_backend *be, gboolean trainable)
+scf_model *dp_load_model(dp_env *env, scf_backend *be, gboolean trainable)
 {
     GError *error = NULL;
     scf_model *m = scf_model_load(env->model_dir, be, trainable, &error);
@@ -297,7 +307,7 @@ static void free_device(scf_backend *be, float **bufs, size_t n)
  * image, the text context and every parameter. */
 static void path_unet(scf_backend *be, dp_env *env, dp_result *out)
 {
-    scf_model *m = load_model(env, be, TRUE);
+    scf_model *m = dp_load_model(env, be, TRUE);
     const int64_t B = 2, C = m->channels, S = m->image_size, T = m->context_length,
                   D = scf_clip_text_get_config(m->text)->hidden_size;
     const size_t nx = (size_t)(B * C * S * S), nc = (size_t)(B * T * D);
@@ -327,7 +337,7 @@ static void path_unet(scf_backend *be, dp_env *env, dp_result *out)
  * backward into its parameters. */
 static void path_clip_text(scf_backend *be, dp_env *env, dp_result *out)
 {
-    scf_model *m = load_model(env, be, TRUE);
+    scf_model *m = dp_load_model(env, be, TRUE);
     const char *prompts[] = { "grinning face", "rocket launch: red" };   /* one unknown word */
     const size_t n = (size_t)2 * m->context_length * scf_clip_text_get_config(m->text)->hidden_size;
     float *target = upload_random(be, n, 4);
@@ -351,7 +361,7 @@ static void path_clip_text(scf_backend *be, dp_env *env, dp_result *out)
  * negative prompt), and at 2 steps without. */
 static void path_sampler(scf_backend *be, dp_env *env, dp_result *out)
 {
-    scf_model *m = load_model(env, be, FALSE);
+    scf_model *m = dp_load_model(env, be, FALSE);
     scf_sampler *s = scf_sampler_new(m);
     const size_t n = (size_t)2 * m->channels * m->image_size * m->image_size;
     const scf_sample_request requests[] = {
@@ -378,7 +388,7 @@ static void path_sampler(scf_backend *be, dp_env *env, dp_result *out)
  * head), logits, GAN loss, and the gradients of its input and parameters. */
 static void path_discriminator(scf_backend *be, dp_env *env, dp_result *out)
 {
-    scf_model *teacher = load_model(env, be, FALSE);
+    scf_model *teacher = dp_load_model(env, be, FALSE);
     GError *error = NULL;
     scf_discriminator *d = scf_discriminator_new(teacher, be, 11, &error);
     g_assert_no_error(error);
@@ -479,7 +489,7 @@ static void path_distill(scf_backend *be, dp_env *env, dp_result *out)
  * sample grids it keeps and the figures computed from its samples. */
 static void path_eval(scf_backend *be, dp_env *env, dp_result *out)
 {
-    scf_model *m = load_model(env, be, FALSE);
+    scf_model *m = dp_load_model(env, be, FALSE);
     scf_eval_options o;
     scf_eval_options_defaults(&o);
     o.steps[0] = 1;
@@ -504,6 +514,106 @@ static void path_eval(scf_backend *be, dp_env *env, dp_result *out)
         add_scalar(out, label, row->psnr[SCF_EVAL_TRAIN]);
     }
     scf_eval_results_clear(&r);
+    scf_model_free(m);
+}
+
+/* ---- recorded sampling steps ---- */
+
+/* Generates r with both samplers: the images must be the same bit for bit. */
+static void assert_same_images(scf_sampler *plain, scf_sampler *graphed,
+                               const scf_sample_request *r, size_t image_numel)
+{
+    const size_t n = (size_t)r->batch * image_numel;
+    float *want = g_new(float, n), *got = g_new(float, n);
+    GError *error = NULL;
+    g_assert_true(scf_sampler_run(plain, r, want, NULL, NULL, &error));
+    g_assert_true(scf_sampler_run(graphed, r, got, NULL, NULL, &error));
+    g_assert_no_error(error);
+    for (size_t i = 0; i < n; i++)
+        if (memcmp(&got[i], &want[i], sizeof(float)) != 0)
+            g_error("seed %" G_GUINT64_FORMAT ", %d steps, guidance %g, batch %d: value %zu is "
+                    "%.9g replayed, %.9g plain", r->seed, r->steps, r->guidance, r->batch, i,
+                    got[i], want[i]);
+    g_free(want);
+    g_free(got);
+}
+
+static void assert_counts(scf_sampler *s, int recorded, int replayed)
+{
+    int rec, rep;
+    scf_sampler_graph_counts(s, &rec, &rep);
+    g_assert_cmpint(rec, ==, recorded);
+    g_assert_cmpint(rep, ==, replayed);
+}
+
+/* Moves the backend workspace to a new buffer of the same size (allocated
+ * while the old one is still held, so at another address); 0 when be has
+ * none (the remote backend's kernels use its CPU backend's). */
+static int move_workspace(scf_backend *be)
+{
+    void *old = be->workspace;
+    if (!old)
+        return 0;
+    const size_t size = be->workspace_size;
+    be->workspace = NULL;
+    be->workspace_size = 0;
+    g_assert_nonnull(scf_backend_workspace(be, size));
+    be->free(be, old);
+    return 1;
+}
+
+void dp_check_graph_replay(scf_backend *be, dp_env *env, gboolean recordings_fail)
+{
+    g_assert_nonnull(be->graph_begin);
+    scf_model *m = dp_load_model(env, be, FALSE);
+    const size_t img = (size_t)m->channels * m->image_size * m->image_size;
+    scf_sampler *plain = scf_sampler_new(m), *graphed = scf_sampler_new(m);
+    scf_sampler_set_graph_replay(plain, FALSE);
+    /* where recordings fail, nothing is recorded or replayed and the images
+     * are still the same */
+    const int k = recordings_fail ? 0 : 1;
+    scf_sample_request r = { "rocket", NULL, 4, 1.5f, 42, 2 };   /* a pass of 4 rows */
+    /* step 1 runs plain (sizing memory), step 2 is recorded, 3 and 4 replay it */
+    assert_same_images(plain, graphed, &r, img);
+    assert_counts(graphed, k, 2 * k);
+    /* another seed: every step replays the same recording */
+    r.seed = 43;
+    assert_same_images(plain, graphed, &r, img);
+    assert_counts(graphed, k, 6 * k);
+    /* another shape (unguided: 2 rows) is recorded beside the first, which stays valid */
+    r = (scf_sample_request){ "red heart", NULL, 4, 1.0f, 44, 2 };
+    assert_same_images(plain, graphed, &r, img);
+    assert_counts(graphed, 2 * k, 8 * k);
+    r = (scf_sample_request){ "rocket", "cat face", 4, 1.5f, 45, 2 };
+    assert_same_images(plain, graphed, &r, img);
+    assert_counts(graphed, 2 * k, 12 * k);
+    /* memory the recording points into moved: recorded anew, not replayed */
+    const int moved = move_workspace(be);
+    r.seed = 46;
+    assert_same_images(plain, graphed, &r, img);
+    assert_counts(graphed, (2 + moved) * k, (16 - moved) * k);
+    /* the backend's own memory changed (backend.h: recording_epoch, as when
+     * a weight with a 16-bit copy is written): the recording is dropped, so
+     * the first step runs plain, the second records, the others replay */
+    be->recording_epoch++;
+    r.seed = 50;
+    assert_same_images(plain, graphed, &r, img);
+    assert_counts(graphed, (3 + moved) * k, (18 - moved) * k);
+    /* 4 unguided images are the same 4-row pass as 2 guided ones */
+    r = (scf_sample_request){ "cat face", NULL, 4, 1.0f, 47, 4 };
+    assert_same_images(plain, graphed, &r, img);
+    assert_counts(graphed, (3 + moved) * k, (22 - moved) * k);
+    /* more rows than the buffers hold (6): new buffers drop every recording,
+     * so this shape and the 4-row one start over (plain, recorded, replayed) */
+    r = (scf_sample_request){ "rocket", NULL, 2, 1.5f, 48, 3 };
+    assert_same_images(plain, graphed, &r, img);
+    assert_counts(graphed, (4 + moved) * k, (22 - moved) * k);
+    r = (scf_sample_request){ "rocket", NULL, 4, 1.5f, 49, 2 };
+    assert_same_images(plain, graphed, &r, img);
+    assert_counts(graphed, (5 + moved) * k, (24 - moved) * k);
+    assert_counts(plain, 0, 0);
+    scf_sampler_free(plain);
+    scf_sampler_free(graphed);
     scf_model_free(m);
 }
 

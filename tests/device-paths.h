@@ -10,6 +10,7 @@
 #pragma once
 #include <glib.h>
 #include "backend.h"
+#include "model.h"
 
 /* What an output is, which sets its tolerance across devices. */
 typedef enum {
@@ -35,6 +36,9 @@ typedef struct dp_env dp_env;
 dp_env *dp_env_new(void);
 /* Removes them. */
 void dp_env_free(dp_env *env);
+/* The tiny model's folder and the caption folder. */
+const char *dp_env_model_dir(const dp_env *env);
+const char *dp_env_data_dir(const dp_env *env);
 
 typedef void (*dp_path_fn)(scf_backend *be, dp_env *env, dp_result *out);
 
@@ -46,6 +50,17 @@ typedef struct {
 /* Every path: unet, clip-text, sampler, discriminator, train, distill, eval. */
 extern const dp_path dp_paths[];
 extern const int dp_n_paths;
+
+/* The tiny model of env on be. */
+scf_model *dp_load_model(dp_env *env, scf_backend *be, gboolean trainable);
+
+/* The sampler's recorded steps on be, a backend with graphs: generations
+ * with replay give the same images bit for bit as plain launches; a shape
+ * is recorded once (its second pass) and replayed by later steps and
+ * generations, beside other shapes' recordings, and recorded anew when the
+ * memory it points into moved. With recordings_fail (be's recordings all
+ * fail), nothing is recorded or replayed and the images are the same. */
+void dp_check_graph_replay(scf_backend *be, dp_env *env, gboolean recordings_fail);
 
 void dp_result_init(dp_result *r);
 void dp_result_clear(dp_result *r);

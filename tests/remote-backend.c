@@ -19,11 +19,56 @@ typedef struct {
     GArray *regions; /* region, sorted by dev, for range lookups of interior pointers */
     size_t live;
     GMutex lock;
+    GArray *recording;       /* rb_call, between graph_begin and graph_end; else NULL */
+    gboolean fail_recordings; /* rb_backend_fail_recordings */
 } remote;
+
+/* ---- recordings ----
+ * Between graph_begin and graph_end every entry of the table stores its
+ * arguments as it got them (device addresses, host scalars) with the
+ * function that calls it again, and runs nothing; graph_launch makes those
+ * calls in order. What a CUDA capture cannot hold aborts with the entry
+ * named: allocating or freeing memory, and anything that reaches the host. */
+
+typedef union {
+    void *p;
+    int v_int;
+    size_t v_size_t;
+    float v_float;
+    scf_activation v_scf_activation;
+    int64_t v_int64_t;
+    uint64_t v_uint64_t;
+} rb_slot;
+
+typedef struct {
+    void (*replay)(scf_backend *be, const rb_slot *args);
+    rb_slot args[14];
+} rb_call;
+
+struct scf_backend_graph {
+    GArray *calls;   /* rb_call */
+};
 
 static remote *remote_of(scf_backend *be)
 {
     return be->ctx;
+}
+
+/* Aborts when a recording runs: op cannot be part of one. */
+static void outside_recording(scf_backend *be, const char *op)
+{
+    if (remote_of(be)->recording)
+        g_error("remote backend: %s inside a graph recording, which cannot hold it", op);
+}
+
+/* Appends call to the running recording; FALSE when none runs. */
+static gboolean recorded(scf_backend *be, rb_call call)
+{
+    remote *r = remote_of(be);
+    if (!r->recording)
+        return FALSE;
+    g_array_append_val(r->recording, call);
+    return TRUE;
 }
 
 /* Index of the region with the largest start <= p, or -1. */
@@ -126,6 +171,7 @@ static void unmap(const region *g)
 
 static void *remote_alloc(scf_backend *be, size_t bytes)
 {
+    outside_recording(be, "alloc");
     remote *r = remote_of(be);
     const size_t page = (size_t)sysconf(_SC_PAGESIZE);
     region g = { NULL, NULL, bytes, (MAX(bytes, 1) + page - 1) / page * page };
@@ -153,6 +199,7 @@ static void remote_free(scf_backend *be, void *ptr)
 {
     if (!ptr)
         return;
+    outside_recording(be, "free");
     remote *r = remote_of(be);
     g_mutex_lock(&r->lock);
     int i = find_region(r, ptr);
@@ -170,27 +217,91 @@ static void remote_free(scf_backend *be, void *ptr)
 
 static void remote_upload(scf_backend *be, void *dst, const void *src, size_t bytes)
 {
+    outside_recording(be, "upload");
     memcpy(rw_of(be, dst, bytes, "upload", "dst"), src, bytes);
 }
 
 static void remote_download(scf_backend *be, void *dst, const void *src, size_t bytes)
 {
+    outside_recording(be, "download");
     memcpy(dst, rw_of(be, src, bytes, "download", "src"), bytes);
 }
 
+static void replay_copy(scf_backend *be, const rb_slot *a);
+static void replay_zero(scf_backend *be, const rb_slot *a);
+
 static void remote_copy(scf_backend *be, void *dst, const void *src, size_t bytes)
 {
+    if (recorded(be, (rb_call){ replay_copy, { { .p = dst }, { .p = (void *)src },
+                                               { .v_size_t = bytes } } }))
+        return;
     memcpy(rw_of(be, dst, bytes, "copy", "dst"), rw_of(be, src, bytes, "copy", "src"), bytes);
 }
 
 static void remote_zero(scf_backend *be, void *dst, size_t bytes)
 {
+    if (recorded(be, (rb_call){ replay_zero, { { .p = dst }, { .v_size_t = bytes } } }))
+        return;
     memset(rw_of(be, dst, bytes, "zero", "dst"), 0, bytes);
+}
+
+static void replay_copy(scf_backend *be, const rb_slot *a)
+{
+    remote_copy(be, a[0].p, a[1].p, a[2].v_size_t);
+}
+
+static void replay_zero(scf_backend *be, const rb_slot *a)
+{
+    remote_zero(be, a[0].p, a[1].v_size_t);
 }
 
 static void remote_synchronize(scf_backend *be)
 {
+    outside_recording(be, "synchronize");
+}
+
+static gboolean remote_graph_begin(scf_backend *be)
+{
+    remote *r = remote_of(be);
+    if (r->recording)
+        return FALSE;
+    r->recording = g_array_new(FALSE, FALSE, sizeof(rb_call));
+    return TRUE;
+}
+
+static scf_backend_graph *remote_graph_end(scf_backend *be)
+{
+    remote *r = remote_of(be);
+    GArray *calls = r->recording;
+    r->recording = NULL;
+    if (r->fail_recordings) {
+        g_array_free(calls, TRUE);
+        return NULL;
+    }
+    scf_backend_graph *graph = g_new(scf_backend_graph, 1);
+    graph->calls = calls;
+    return graph;
+}
+
+static gboolean remote_graph_launch(scf_backend *be, scf_backend_graph *graph)
+{
+    for (guint i = 0; i < graph->calls->len; i++) {
+        const rb_call *c = &g_array_index(graph->calls, rb_call, i);
+        c->replay(be, c->args);
+    }
+    return TRUE;
+}
+
+static void remote_graph_free(scf_backend *be, scf_backend_graph *graph)
+{
     (void)be;
+    g_array_free(graph->calls, TRUE);
+    g_free(graph);
+}
+
+void rb_backend_fail_recordings(scf_backend *be, gboolean fail)
+{
+    remote_of(be)->fail_recordings = fail;
 }
 
 static void remote_destroy(scf_backend *be)
@@ -220,32 +331,47 @@ size_t rb_backend_live_bytes(scf_backend *be)
 /* ---- kernels ----
  * Each kernel is listed once with its parameters as (kind, type, name):
  * kind P is a device pointer, translated to the read-write view; V a value
- * passed as it is. From the list come the wrapper's parameter list and its
- * call of the CPU backend's entry of the same name. */
+ * passed as it is. From the list come the wrapper's parameter list, its
+ * call of the CPU backend's entry of the same name, and its recording: each
+ * argument in a slot of the call (m gets the slot index and the triple). */
 
-#define RB_MAP1(m, x) m x
-#define RB_MAP2(m, x, ...) m x, RB_MAP1(m, __VA_ARGS__)
-#define RB_MAP3(m, x, ...) m x, RB_MAP2(m, __VA_ARGS__)
-#define RB_MAP4(m, x, ...) m x, RB_MAP3(m, __VA_ARGS__)
-#define RB_MAP5(m, x, ...) m x, RB_MAP4(m, __VA_ARGS__)
-#define RB_MAP6(m, x, ...) m x, RB_MAP5(m, __VA_ARGS__)
-#define RB_MAP7(m, x, ...) m x, RB_MAP6(m, __VA_ARGS__)
-#define RB_MAP8(m, x, ...) m x, RB_MAP7(m, __VA_ARGS__)
-#define RB_MAP9(m, x, ...) m x, RB_MAP8(m, __VA_ARGS__)
-#define RB_MAP10(m, x, ...) m x, RB_MAP9(m, __VA_ARGS__)
-#define RB_MAP11(m, x, ...) m x, RB_MAP10(m, __VA_ARGS__)
-#define RB_MAP12(m, x, ...) m x, RB_MAP11(m, __VA_ARGS__)
-#define RB_MAP13(m, x, ...) m x, RB_MAP12(m, __VA_ARGS__)
-#define RB_MAP14(m, x, ...) m x, RB_MAP13(m, __VA_ARGS__)
+#define RB_MAP1(m, x) m(0, x)
+#define RB_MAP2(m, x, ...) m(1, x), RB_MAP1(m, __VA_ARGS__)
+#define RB_MAP3(m, x, ...) m(2, x), RB_MAP2(m, __VA_ARGS__)
+#define RB_MAP4(m, x, ...) m(3, x), RB_MAP3(m, __VA_ARGS__)
+#define RB_MAP5(m, x, ...) m(4, x), RB_MAP4(m, __VA_ARGS__)
+#define RB_MAP6(m, x, ...) m(5, x), RB_MAP5(m, __VA_ARGS__)
+#define RB_MAP7(m, x, ...) m(6, x), RB_MAP6(m, __VA_ARGS__)
+#define RB_MAP8(m, x, ...) m(7, x), RB_MAP7(m, __VA_ARGS__)
+#define RB_MAP9(m, x, ...) m(8, x), RB_MAP8(m, __VA_ARGS__)
+#define RB_MAP10(m, x, ...) m(9, x), RB_MAP9(m, __VA_ARGS__)
+#define RB_MAP11(m, x, ...) m(10, x), RB_MAP10(m, __VA_ARGS__)
+#define RB_MAP12(m, x, ...) m(11, x), RB_MAP11(m, __VA_ARGS__)
+#define RB_MAP13(m, x, ...) m(12, x), RB_MAP12(m, __VA_ARGS__)
+#define RB_MAP14(m, x, ...) m(13, x), RB_MAP13(m, __VA_ARGS__)
 #define RB_PICK(_1, _2, _3, _4, _5, _6, _7, _8, _9, _10, _11, _12, _13, _14, name, ...) name
 #define RB_MAP(m, ...)                                                                      \
     RB_PICK(__VA_ARGS__, RB_MAP14, RB_MAP13, RB_MAP12, RB_MAP11, RB_MAP10, RB_MAP9, RB_MAP8, \
             RB_MAP7, RB_MAP6, RB_MAP5, RB_MAP4, RB_MAP3, RB_MAP2, RB_MAP1, )(m, __VA_ARGS__)
 
-#define RB_PARAM(kind, type, name) type name
-#define RB_ARG(kind, type, name) RB_ARG_##kind(type, name)
+/* m(i, (kind, type, name)) -> m_(i, kind, type, name) */
+#define RB_SPREAD(...) __VA_ARGS__
+#define RB_APPLY(m, ...) m(__VA_ARGS__)
+#define RB_PARAM(i, x) RB_APPLY(RB_PARAM_, i, RB_SPREAD x)
+#define RB_PARAM_(i, kind, type, name) type name
+#define RB_ARG(i, x) RB_APPLY(RB_ARG_, i, RB_SPREAD x)
+#define RB_ARG_(i, kind, type, name) RB_ARG_##kind(type, name)
 #define RB_ARG_V(type, name) name
 #define RB_ARG_P(type, name) (type)rw_of(be, name, 0, op, #name)
+/* slot i of a recorded call: .p for pointers, .v_<type> for values */
+#define RB_STORE(i, x) RB_APPLY(RB_STORE_, i, RB_SPREAD x)
+#define RB_STORE_(i, kind, type, name) [i] = RB_STORE_##kind(type, name)
+#define RB_STORE_P(type, name) { .p = (void *)(name) }
+#define RB_STORE_V(type, name) { .v_##type = (name) }
+#define RB_LOAD(i, x) RB_APPLY(RB_LOAD_, i, RB_SPREAD x)
+#define RB_LOAD_(i, kind, type, name) RB_LOAD_##kind(i, type)
+#define RB_LOAD_P(i, type) (type)a[i].p
+#define RB_LOAD_V(i, type) a[i].v_##type
 
 #define RB_CALL(name, ...) cpu->name(cpu, RB_MAP(RB_ARG, __VA_ARGS__))
 #define RB_WRAPPER(ret, name, ...)                                            \
@@ -254,8 +380,23 @@ size_t rb_backend_live_bytes(scf_backend *be)
         static const char op[] = #name;                                       \
         scf_backend *cpu = remote_of(be)->cpu;
 
-#define RB_VOID(name, ...) RB_WRAPPER(void, name, __VA_ARGS__) RB_CALL(name, __VA_ARGS__); }
-#define RB_RETURNS(ret, name, ...) RB_WRAPPER(ret, name, __VA_ARGS__) return RB_CALL(name, __VA_ARGS__); }
+#define RB_VOID(name, ...)                                                                   \
+    static void replay_##name(scf_backend *be, const rb_slot *a);                           \
+    RB_WRAPPER(void, name, __VA_ARGS__)                                                      \
+        if (recorded(be, (rb_call){ replay_##name, { RB_MAP(RB_STORE, __VA_ARGS__) } }))     \
+            return;                                                                          \
+        RB_CALL(name, __VA_ARGS__);                                                          \
+    }                                                                                        \
+    static void replay_##name(scf_backend *be, const rb_slot *a)                            \
+    {                                                                                        \
+        remote_##name(be, RB_MAP(RB_LOAD, __VA_ARGS__));                                     \
+    }
+/* results reach the host: never inside a recording */
+#define RB_RETURNS(ret, name, ...)                                                           \
+    RB_WRAPPER(ret, name, __VA_ARGS__)                                                       \
+        outside_recording(be, op);                                                           \
+        return RB_CALL(name, __VA_ARGS__);                                                   \
+    }
 
 #define F(name) (P, float *, name)
 #define CF(name) (P, const float *, name)
@@ -350,6 +491,10 @@ scf_backend *rb_backend_new(void)
     be->zero = remote_zero;
     be->synchronize = remote_synchronize;
     be->destroy = remote_destroy;
+    be->graph_begin = remote_graph_begin;
+    be->graph_end = remote_graph_end;
+    be->graph_launch = remote_graph_launch;
+    be->graph_free = remote_graph_free;
     RB_KERNELS(RB_SET_VOID, RB_SET_RETURNS)
     return be;
 }

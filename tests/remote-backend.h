@@ -17,7 +17,15 @@
  *
  * New memory is filled with NaN bytes (0xFF), as cudaMalloc leaves memory
  * unset: a path that reads memory it never wrote shows NaN instead of
- * passing by luck. */
+ * passing by luck.
+ *
+ * It records and replays like CUDA graphs (backend.h: graph_begin): while a
+ * recording runs, the table's entries store their arguments and run
+ * nothing, and a launch calls them again; what a capture cannot hold
+ * (alloc, free, upload, download, synchronize, a value returned to the
+ * host) aborts with the entry named. So the sampler's recorded steps run
+ * here as they would on a GPU, and a pass that reads a host scalar changed
+ * after recording, or a result the recording never produced, shows. */
 #pragma once
 #include <stddef.h>
 #include "backend.h"
@@ -27,3 +35,7 @@ scf_backend *rb_backend_new(void);
 
 /* Bytes currently allocated on be, a remote backend (leak checks). */
 size_t rb_backend_live_bytes(scf_backend *be);
+
+/* While fail is TRUE, graph_end reports every recording as failed (NULL),
+ * as CUDA does for a capture that broke: the callers' fallback path. */
+void rb_backend_fail_recordings(scf_backend *be, gboolean fail);

@@ -1,4 +1,4 @@
-/* CPU <-> CUDA parity of the kernels in core/cuda/cuda_kernels_b.h:
+/* CPU <-> CUDA parity of the CUDA kernels of issue 8, part B:
  * attention (both forward paths and backward), softmax, the losses,
  * softplus, sum_squares, AdamW, EMA and the Philox streams.
  *

@@ -2,8 +2,9 @@
  * core/cuda/cuda_precision.h) against the CPU backend in fp32: linear,
  * conv2d and attention's cuBLAS path, forward and backward, in tf32, bf16
  * and fp16; the 16-bit weight cache across every way the engine writes a
- * parameter and across precision switches; and a whole 4-step generation of
- * the embedded model. Exits 77 without a GPU.
+ * parameter and across precision switches; graph recordings, which must
+ * neither make nor replay stale 16-bit copies; and a whole 4-step
+ * generation of the embedded model. Exits 77 without a GPU.
  *
  * Tolerances (chk_error: max |got - ref| / (|ref_i| + max |ref|)). Operands
  * rounded to a p-bit significand carry a relative error of at most
@@ -366,29 +367,134 @@ static void test_precision_switch(void)
     be->free(be, out);
 }
 
+/* ---- graph recordings (backend.h: graph_begin) ---- */
+
+/* out = linear(in, w) recorded in bf16: NULL when the recording failed. */
+static scf_backend_graph *record_linear(scf_backend *be, float *out, const float *in,
+                                        const float *w)
+{
+    g_assert_true(be->graph_begin(be));
+    be->linear_forward(be, out, in, w, NULL, CM, CK, CN);
+    return be->graph_end(be);
+}
+
+/* A recording of a bf16 product holds the weight's 16-bit copy and the
+ * operand scratch but makes neither: before a plain run has made them, or
+ * after the weight was written, the capture fails cleanly (NULL, no
+ * critical message, nothing ran), and the write advances recording_epoch,
+ * which tells the sampler not to replay what it recorded before. */
+static void test_capture(void)
+{
+    const size_t n_out = (size_t)CM * CN;
+    g_autofree float *hin = chk_random((size_t)CM * CK, -1, 1, 71),
+                     *hw = chk_random(CW, -0.5f, 0.5f, 72), *hw2 = chk_random(CW, -0.5f, 0.5f, 73);
+    scf_backend *be = cuda_in(SCF_PRECISION_BF16);
+    float *in = cc_upload(be, hin, (size_t)CM * CK), *w = cc_upload(be, hw, CW),
+          *out = cc_upload(be, NULL, n_out);
+    g_assert_null(record_linear(be, out, in, w));
+    be->linear_forward(be, out, in, w, NULL, CM, CK, CN);
+    g_autofree float *want = cc_download(be, out, n_out);
+    const guint64 epoch = be->recording_epoch;
+    be->zero(be, out, n_out * sizeof(float));
+    scf_backend_graph *graph = record_linear(be, out, in, w);
+    g_assert_nonnull(graph);
+    g_assert_true(be->graph_launch(be, graph));
+    g_autofree float *got = cc_download(be, out, n_out);
+    g_assert_true(chk_close("recorded bf16 linear", got, want, n_out, 1e-6));
+    g_assert_cmpuint(be->recording_epoch, ==, epoch);
+    be->upload(be, w, hw2, CW * sizeof(float));
+    g_assert_cmpuint(be->recording_epoch, !=, epoch);
+    g_assert_null(record_linear(be, out, in, w));
+    be->graph_free(be, graph);
+    scf_backend_set_precision(be, SCF_PRECISION_FP32, NULL);
+    be->free(be, in);
+    be->free(be, w);
+    be->free(be, out);
+}
+
 /* ---- a whole generation ---- */
 
 enum { GEN_BATCH = 2 };
 
-/* 4 guided steps of the embedded model on be, as [0, 1] pixels. */
-static float *generate(scf_backend *be, size_t *n)
+static scf_model *load_model(scf_backend *be)
 {
     g_autofree char *dir = g_build_filename(SCF_SOURCE_DATADIR, "models", "emoji-32-teacher",
                                             NULL);
     GError *error = NULL;
     scf_model *m = scf_model_load(dir, be, FALSE, &error);
     g_assert_no_error(error);
-    scf_sampler *s = scf_sampler_new(m);
-    *n = (size_t)GEN_BATCH * m->channels * m->image_size * m->image_size;
-    float *pixels = g_new(float, *n);
+    return m;
+}
+
+static size_t pixel_count(const scf_model *m)
+{
+    return (size_t)GEN_BATCH * m->channels * m->image_size * m->image_size;
+}
+
+/* 4 guided steps of m by s, as [0, 1] pixels. */
+static float *sample(scf_sampler *s, const scf_model *m)
+{
+    const size_t n = pixel_count(m);
+    float *pixels = g_new(float, n);
     const scf_sample_request r = { "grinning face", NULL, 4, 1.5f, 7, GEN_BATCH };
+    GError *error = NULL;
     g_assert_true(scf_sampler_run(s, &r, pixels, NULL, NULL, &error));
     g_assert_no_error(error);
-    for (size_t i = 0; i < *n; i++)
+    for (size_t i = 0; i < n; i++)
         pixels[i] = CLAMP(0.5f * (pixels[i] + 1.0f), 0.0f, 1.0f);
+    return pixels;
+}
+
+static float *generate(scf_backend *be, size_t *n)
+{
+    scf_model *m = load_model(be);
+    scf_sampler *s = scf_sampler_new(m);
+    *n = pixel_count(m);
+    float *pixels = sample(s, m);
     scf_sampler_free(s);
     scf_model_free(m);
     return pixels;
+}
+
+static double largest_difference(const float *a, const float *b, size_t n)
+{
+    double worst = 0;
+    for (size_t i = 0; i < n; i++)
+        worst = MAX(worst, fabsf(a[i] - b[i]));
+    return worst;
+}
+
+/* A sampler that recorded its steps in bf16, then every weight written (as
+ * a checkpoint load would): its next generation must use the new weights,
+ * as a sampler without recordings does, not replay their stale 16-bit
+ * copies. It runs its first step plain (the copies converted again), then
+ * records and replays. */
+static void test_generation_after_write(void)
+{
+    scf_backend *be = cuda_in(SCF_PRECISION_BF16);
+    scf_model *m = load_model(be);
+    const size_t n = pixel_count(m);
+    scf_sampler *graphed = scf_sampler_new(m), *plain = scf_sampler_new(m);
+    scf_sampler_set_graph_replay(plain, FALSE);
+    g_autofree float *before = sample(graphed, m);
+    const size_t total = m->params->total;
+    g_autofree float *weights = cc_download(be, m->params->data, total);
+    for (size_t i = 0; i < total; i++)
+        weights[i] *= 1.1f; /* far beyond bf16's rounding (0.4%) */
+    be->upload(be, m->params->data, weights, total * sizeof(float));
+    g_autofree float *got = sample(graphed, m), *want = sample(plain, m);
+    int recorded, replayed;
+    scf_sampler_graph_counts(graphed, &recorded, &replayed);
+    g_test_message("recorded %d, replayed %d; new weights moved pixels by up to %.4f", recorded,
+                   replayed, largest_difference(want, before, n));
+    g_assert_cmpint(recorded, ==, 2);
+    g_assert_cmpint(replayed, ==, 4);
+    g_assert_cmpfloat(largest_difference(want, before, n), >, 1e-3);
+    g_assert_true(chk_close("replayed after the weights changed", got, want, n, 1e-6));
+    scf_sampler_free(graphed);
+    scf_sampler_free(plain);
+    scf_model_free(m);
+    scf_backend_set_precision(be, SCF_PRECISION_FP32, NULL);
 }
 
 typedef struct {
@@ -408,9 +514,7 @@ static void test_generation(gconstpointer data)
     g_autofree float *got = generate(be, &n);
     scf_backend_set_precision(be, SCF_PRECISION_FP32, NULL);
     g_assert_cmpuint(n, ==, n_ref);
-    double worst = 0;
-    for (size_t i = 0; i < n; i++)
-        worst = MAX(worst, fabsf(got[i] - ref[i]));
+    const double worst = largest_difference(got, ref, n);
     const double psnr = scf_metric_psnr(got, ref, n);
     g_test_message("4 steps in %s: PSNR %.1f dB (bound %.0f), largest difference %.4f",
                    scf_precision_name(gc->p), psnr, gc->min_psnr, worst);
@@ -442,10 +546,12 @@ int main(int argc, char **argv)
         g_test_add_data_func(path, &writers[i], test_weight_cache);
     }
     g_test_add_func("/cuda/precision/switch", test_precision_switch);
+    g_test_add_func("/cuda/precision/capture", test_capture);
     for (size_t i = 0; i < G_N_ELEMENTS(generations); i++) {
         g_autofree char *path = g_strdup_printf("/cuda/precision/generation/%s",
                                                 scf_precision_name(generations[i].p));
         g_test_add_data_func(path, &generations[i], test_generation);
     }
+    g_test_add_func("/cuda/precision/generation/after-write", test_generation_after_write);
     return g_test_run();
 }

@@ -1,6 +1,7 @@
 /* The recording tape: a small network touching every op, gradient-checked end
  * to end through scf_graph_backward; frozen parameters record nothing;
- * memory stops growing after the first pass; shape errors are reported. */
+ * memory stops growing after the first pass, and its epoch stays until a
+ * pass outgrows it; shape errors are reported. */
 #include "graph.h"
 #include "error.h"
 #include "check.h"
@@ -167,12 +168,19 @@ static void test_memory_settles_after_first_pass(void)
     scf_graph_backward(n.g, net_forward(&n));
     net_forward(&n);
     size_t settled = scf_graph_memory(n.g);
+    const guint64 epoch = scf_graph_memory_epoch(n.g);
     for (int i = 0; i < 3; i++) {
         scf_var *loss = net_forward(&n);
         g_assert_cmpfloat(scf_graph_scalar(n.g, loss), ==, first);
         scf_graph_backward(n.g, loss);
         g_assert_cmpuint(scf_graph_memory(n.g), ==, settled);
+        g_assert_cmpuint(scf_graph_memory_epoch(n.g), ==, epoch);
     }
+    /* a pass that needs more moves the memory: recordings of it are stale */
+    scf_graph_reset(n.g);
+    const int64_t more = (int64_t)(settled / sizeof(float)) + 1;
+    g_assert_nonnull(scf_graph_new_var(n.g, 1, &more));
+    g_assert_cmpuint(scf_graph_memory_epoch(n.g), !=, epoch);
     net_free(&n);
 }
 

@@ -2,7 +2,8 @@
  * faults on any host access to its memory and refuses host pointers, and
  * every real model path of the engine (tests/device-paths.h) runs on it
  * bit-identically to the CPU backend and frees all it allocated, so no host
- * code of the engine touches device memory directly. */
+ * code of the engine touches device memory directly. Its recordings stand
+ * in for CUDA graphs: the sampler's recorded steps give the plain images. */
 #include "device-paths.h"
 #include "check.h"
 #include "remote-backend.h"
@@ -123,6 +124,27 @@ static void test_misuse_named(void)
     }
 }
 
+/* The sampler's recorded steps replay here as they would on a GPU. */
+static void test_graph_replay(void)
+{
+    scf_backend *be = rb_backend_new();
+    dp_check_graph_replay(be, env, FALSE);
+    scf_backend_free(be);
+}
+
+/* Recordings that fail (a broken capture): one notice, then plain launches
+ * that give the same images. */
+static void test_graph_fallback(void)
+{
+    scf_backend *be = rb_backend_new();
+    rb_backend_fail_recordings(be, TRUE);
+    g_test_expect_message(NULL, G_LOG_LEVEL_MESSAGE, "remote: recording the sampling steps as "
+                          "a graph failed; they run as plain launches");
+    dp_check_graph_replay(be, env, TRUE);
+    g_test_assert_expected_messages();
+    scf_backend_free(be);
+}
+
 static void test_path(gconstpointer data)
 {
     const dp_path *path = data;
@@ -148,6 +170,8 @@ int main(int argc, char **argv)
     g_test_add_data_func("/remote/host-read-faults", GINT_TO_POINTER(0), test_host_access_faults);
     g_test_add_data_func("/remote/host-write-faults", GINT_TO_POINTER(1), test_host_access_faults);
     g_test_add_func("/remote/misuse-named", test_misuse_named);
+    g_test_add_func("/remote/graph-replay", test_graph_replay);
+    g_test_add_func("/remote/graph-fallback", test_graph_fallback);
     for (int i = 0; i < dp_n_paths; i++) {
         g_autofree char *name = g_strdup_printf("/remote/path/%s", dp_paths[i].name);
         g_test_add_data_func(name, &dp_paths[i], test_path);

@@ -2,6 +2,7 @@
  * strings of tools/tokenizer_fixtures.py, the word-level vocabulary (build,
  * save/load, unknown words, truncation, determinism) and the load errors. */
 #include <string.h>
+#include <time.h>
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
 #include "tokenizer.h"
@@ -314,6 +315,15 @@ static void test_clip_threads(void)
     scf_tokenizer_free(tok);
 }
 
+/* This thread's CPU time in ms: unlike wall time, not inflated when a busy
+ * machine preempts the test, so the budgets below judge the code alone. */
+static double thread_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
+}
+
 static void test_clip_speed(void)
 {
     GTimer *timer = g_timer_new();
@@ -327,14 +337,14 @@ static void test_clip_speed(void)
         "soft shadows, rich colors, intricate ornaments";
     int32_t ids[CLIP_LEN];
     int n = 0;
-    g_timer_start(timer);
+    double t0 = thread_ms();
     scf_tokenizer_encode(tok, prompt, ids, CLIP_LEN, &n, NULL);
-    double cold_ms = g_timer_elapsed(timer, NULL) * 1e3;
+    double cold_ms = thread_ms() - t0;
     const int reps = 2000;
-    g_timer_start(timer);
+    t0 = thread_ms();
     for (int i = 0; i < reps; i++)
         scf_tokenizer_encode(tok, prompt, ids, CLIP_LEN, &n, NULL);
-    double warm_ms = g_timer_elapsed(timer, NULL) * 1e3 / reps;
+    double warm_ms = (thread_ms() - t0) / reps;
     g_test_message("CLIP: load %.1f ms; encode of a %d-token prompt %.3f ms cold, %.4f ms cached",
                    load_ms, n, cold_ms, warm_ms);
     g_assert_cmpint(n, ==, CLIP_LEN);

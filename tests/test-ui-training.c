@@ -186,12 +186,13 @@ static void test_defaults(void)
     g_assert_true(g_str_has_prefix(run, runs));
     g_assert_true(action_enabled("training-start"));
 
-    /* The config's image_size (32) names the set to build. */
+    /* The config's image_size (32) names the set to build; the run uses the
+     * preferences' device (this harness sets cpu). */
     g_autofree char *cli = g_find_program_in_path("scflow");
     g_autofree char *builtin = scf_training_controller_builtin_dataset(32);
     g_autofree char *expected = g_strdup_printf(
-        "%s dataset emoji --size 32 --force --out %s && %s train --data %s --config %s --out %s",
-        cli, builtin, cli, builtin, config, run);
+        "%s dataset emoji --size 32 --force --out %s && %s train --data %s --config %s --out %s "
+        "--device cpu", cli, builtin, cli, builtin, config, run);
     g_assert_cmpstr(scf_training_view_get_command(view()), ==, expected);
     ui_wait_drawn(GTK_WIDGET(main_window()));
     ui_save_screenshot(GTK_WIDGET(main_window()), "training-defaults.png");
@@ -203,7 +204,7 @@ static void test_command_preview(void)
     g_autofree char *run = run_path("teacher-a");
     enter_teacher_settings(config, run);
     g_autofree char *cli = g_find_program_in_path("scflow");
-    g_autofree char *expected = g_strdup_printf("%s train --data %s --config %s --out %s", cli,
+    g_autofree char *expected = g_strdup_printf("%s train --data %s --config %s --out %s --device cpu", cli,
                                                 data_dir, config, run);
     g_assert_cmpstr(scf_training_view_get_command(view()), ==, expected);
     g_assert_true(action_enabled("training-start"));
@@ -215,7 +216,7 @@ static void test_command_preview(void)
     scf_training_view_set_ablation(view(), "cd+trunc");
     g_signal_emit_by_name(view(), "changed");
     g_autofree char *distill = g_strdup_printf(
-        "%s distill --teacher '/models/my teacher' --data %s --ablation cd+trunc --out %s", cli,
+        "%s distill --teacher '/models/my teacher' --data %s --ablation cd+trunc --out %s --device cpu", cli,
         data_dir, run);
     g_assert_cmpstr(scf_training_view_get_command(view()), ==, distill);
 }
@@ -411,7 +412,7 @@ static void test_choosers(void)
     g_assert_cmpstr(scf_training_view_get_path(view(), SCF_TRAINING_FIELD_RUN), ==, run);
     g_autofree char *cli = g_find_program_in_path("scflow");
     g_autofree char *quoted = g_shell_quote(run);
-    g_autofree char *expected = g_strdup_printf("%s train --data %s --config %s --out %s", cli,
+    g_autofree char *expected = g_strdup_printf("%s train --data %s --config %s --out %s --device cpu", cli,
                                                 data_dir, config, quoted);
     g_assert_cmpstr(scf_training_view_get_command(view()), ==, expected);
 
@@ -471,7 +472,7 @@ static void test_builtin_dataset(void)
     g_autofree char *builtin = scf_training_controller_builtin_dataset(16);
     g_autofree char *cli = g_find_program_in_path("scflow");
     g_autofree char *expected = g_strdup_printf(
-        "%s dataset emoji --size 16 --force --out %s && %s train --data %s --config %s --out %s",
+        "%s dataset emoji --size 16 --force --out %s && %s train --data %s --config %s --out %s --device cpu",
         cli, builtin, cli, builtin, config, run);
     g_assert_cmpstr(scf_training_view_get_command(view()), ==, expected);
 
@@ -494,7 +495,7 @@ static void test_builtin_dataset(void)
     g_autofree char *next = run_path("teacher-builtin-2");
     scf_training_view_set_path(view(), SCF_TRAINING_FIELD_RUN, next);
     g_signal_emit_by_name(view(), "changed");
-    g_autofree char *direct = g_strdup_printf("%s train --data %s --config %s --out %s", cli,
+    g_autofree char *direct = g_strdup_printf("%s train --data %s --config %s --out %s --device cpu", cli,
                                               builtin, config, next);
     g_assert_cmpstr(scf_training_view_get_command(view()), ==, direct);
 }

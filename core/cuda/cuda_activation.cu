@@ -67,19 +67,18 @@ static __global__ void act_backward_kernel(float *dx, const float *dout, const f
 void scf_cuda_activation_forward(scf_backend *be, float *out, const float *x, size_t n,
                                  scf_activation act)
 {
-    const unsigned blocks = scf_cuda_blocks(n, SCF_CUDA_BLOCK);
     switch (act) {
     case SCF_ACT_SILU:
-        act_forward_kernel<SCF_ACT_SILU><<<blocks, SCF_CUDA_BLOCK>>>(out, x, n);
+        act_forward_kernel<SCF_ACT_SILU><<<SCF_CUDA_GRID(be, n)>>>(out, x, n);
         break;
     case SCF_ACT_GELU:
-        act_forward_kernel<SCF_ACT_GELU><<<blocks, SCF_CUDA_BLOCK>>>(out, x, n);
+        act_forward_kernel<SCF_ACT_GELU><<<SCF_CUDA_GRID(be, n)>>>(out, x, n);
         break;
     case SCF_ACT_GELU_TANH:
-        act_forward_kernel<SCF_ACT_GELU_TANH><<<blocks, SCF_CUDA_BLOCK>>>(out, x, n);
+        act_forward_kernel<SCF_ACT_GELU_TANH><<<SCF_CUDA_GRID(be, n)>>>(out, x, n);
         break;
     case SCF_ACT_QUICK_GELU:
-        act_forward_kernel<SCF_ACT_QUICK_GELU><<<blocks, SCF_CUDA_BLOCK>>>(out, x, n);
+        act_forward_kernel<SCF_ACT_QUICK_GELU><<<SCF_CUDA_GRID(be, n)>>>(out, x, n);
         break;
     }
     SCF_CUDA_CHECK_LAUNCH();
@@ -90,19 +89,18 @@ void scf_cuda_activation_backward(scf_backend *be, float *dx, const float *dout,
 {
     if (!dx)
         return;
-    const unsigned blocks = scf_cuda_blocks(n, SCF_CUDA_BLOCK);
     switch (act) {
     case SCF_ACT_SILU:
-        act_backward_kernel<SCF_ACT_SILU><<<blocks, SCF_CUDA_BLOCK>>>(dx, dout, x, n);
+        act_backward_kernel<SCF_ACT_SILU><<<SCF_CUDA_GRID(be, n)>>>(dx, dout, x, n);
         break;
     case SCF_ACT_GELU:
-        act_backward_kernel<SCF_ACT_GELU><<<blocks, SCF_CUDA_BLOCK>>>(dx, dout, x, n);
+        act_backward_kernel<SCF_ACT_GELU><<<SCF_CUDA_GRID(be, n)>>>(dx, dout, x, n);
         break;
     case SCF_ACT_GELU_TANH:
-        act_backward_kernel<SCF_ACT_GELU_TANH><<<blocks, SCF_CUDA_BLOCK>>>(dx, dout, x, n);
+        act_backward_kernel<SCF_ACT_GELU_TANH><<<SCF_CUDA_GRID(be, n)>>>(dx, dout, x, n);
         break;
     case SCF_ACT_QUICK_GELU:
-        act_backward_kernel<SCF_ACT_QUICK_GELU><<<blocks, SCF_CUDA_BLOCK>>>(dx, dout, x, n);
+        act_backward_kernel<SCF_ACT_QUICK_GELU><<<SCF_CUDA_GRID(be, n)>>>(dx, dout, x, n);
         break;
     }
     SCF_CUDA_CHECK_LAUNCH();
@@ -136,7 +134,7 @@ static __global__ void geglu_backward_kernel(float *dx, const float *dout, const
 void scf_cuda_geglu_forward(scf_backend *be, float *out, const float *x, int M, int N)
 {
     const size_t n = (size_t)M * N;
-    geglu_forward_kernel<<<scf_cuda_blocks(n, SCF_CUDA_BLOCK), SCF_CUDA_BLOCK>>>(out, x, N, n);
+    geglu_forward_kernel<<<SCF_CUDA_GRID(be, n)>>>(out, x, N, n);
     SCF_CUDA_CHECK_LAUNCH();
 }
 
@@ -146,7 +144,6 @@ void scf_cuda_geglu_backward(scf_backend *be, float *dx, const float *dout, cons
     if (!dx)
         return;
     const size_t n = (size_t)M * N;
-    geglu_backward_kernel<<<scf_cuda_blocks(n, SCF_CUDA_BLOCK), SCF_CUDA_BLOCK>>>(dx, dout, x, N,
-                                                                                 n);
+    geglu_backward_kernel<<<SCF_CUDA_GRID(be, n)>>>(dx, dout, x, N, n);
     SCF_CUDA_CHECK_LAUNCH();
 }

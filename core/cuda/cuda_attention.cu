@@ -7,13 +7,9 @@
  * - probs given (training) or D > FUSED_MAX_D: cuBLAS products batched over
  *   the heads of one batch (strided batches: head h+1 starts D floats after
  *   head h), a row softmax kernel between them. Backward is the same
- *   products and the softmax-backward row kernel. The products run in the
- *   backend's precision (cuda_precision.h); scores and softmax stay fp32.
+ *   products and the softmax-backward row kernel.
  * - probs NULL and D <= FUSED_MAX_D (inference): one fused kernel with an
- *   online softmax, so no Tq x Tk score matrix is ever stored. It computes
- *   in fp32 whatever the backend's precision: its products are per-lane dot
- *   products in registers, not GEMMs cuBLAS could take, and a tensor-core
- *   version would be a kernel of its own.
+ *   online softmax, so no Tq x Tk score matrix is ever stored.
  *
  * cuBLAS is column-major. A row-major r x c matrix with row stride ld is, to
  * cuBLAS, its c x r transpose with leading dimension ld. Per (b, h), writing
@@ -26,8 +22,7 @@
  *   dK += scale dS^T Q ->  dK^T (D x Tk)         = Q^T (D x nr) . dS (op T of dS^T)
  * Each head's output columns are disjoint from the others', so the strided
  * batch writes interleaved heads of dQ/dK/dV/O without overlap. */
-#include "cuda_kernels_b.h"
-#include "cuda_precision.h"
+#include "cuda_kernels.h"
 
 /* Scores kept at once by the chunked paths (the backward's dS, and the
  * forward for head sizes the fused kernel does not take): query rows are
@@ -163,30 +158,31 @@ fused_attention_kernel(float *out, const float *q, const float *k, const float *
 }
 
 template <int NC>
-static void launch_fused(float *out, const float *q, const float *k, const float *v,
-                         int B, int Tq, int Tk, int H, int D, int causal)
+static void launch_fused(scf_backend *be, float *out, const float *q, const float *k,
+                         const float *v, int B, int Tq, int Tk, int H, int D, int causal)
 {
     const size_t items = (size_t)B * H * ((Tq + FA_BQ - 1) / FA_BQ);
-    fused_attention_kernel<NC><<<scf_cudab_blocks(items, 1), FA_THREADS>>>(
-        out, q, k, v, B, Tq, Tk, H, D, 1.0f / sqrtf((float)D), causal);
-    scf_cudab_check("attention_forward");
+    const float scale = 1.0f / sqrtf((float)D);
+    fused_attention_kernel<NC><<<scf_cuda_blocks(items, 1), FA_THREADS, 0, scf_cuda_stream(be)>>>(
+        out, q, k, v, B, Tq, Tk, H, D, scale, causal);
+    SCF_CUDA_CHECK_LAUNCH();
 }
 
 /* The compiled widths: the common head sizes 40, 64, 80, 128 and 160 exactly,
  * others rounded up to the next one (padding columns are zeros). */
-static void fused_attention(float *out, const float *q, const float *k, const float *v,
-                            int B, int Tq, int Tk, int H, int D, int causal)
+static void fused_attention(scf_backend *be, float *out, const float *q, const float *k,
+                            const float *v, int B, int Tq, int Tk, int H, int D, int causal)
 {
     if (D <= 40)
-        launch_fused<10>(out, q, k, v, B, Tq, Tk, H, D, causal);
+        launch_fused<10>(be, out, q, k, v, B, Tq, Tk, H, D, causal);
     else if (D <= 64)
-        launch_fused<16>(out, q, k, v, B, Tq, Tk, H, D, causal);
+        launch_fused<16>(be, out, q, k, v, B, Tq, Tk, H, D, causal);
     else if (D <= 80)
-        launch_fused<20>(out, q, k, v, B, Tq, Tk, H, D, causal);
+        launch_fused<20>(be, out, q, k, v, B, Tq, Tk, H, D, causal);
     else if (D <= 128)
-        launch_fused<32>(out, q, k, v, B, Tq, Tk, H, D, causal);
+        launch_fused<32>(be, out, q, k, v, B, Tq, Tk, H, D, causal);
     else
-        launch_fused<40>(out, q, k, v, B, Tq, Tk, H, D, causal);
+        launch_fused<40>(be, out, q, k, v, B, Tq, Tk, H, D, causal);
 }
 
 /* ---- the cuBLAS path ---- */
@@ -194,13 +190,13 @@ static void fused_attention(float *out, const float *q, const float *k, const fl
 /* C = alpha op(A) op(B) + beta C for the H heads of one batch, operand X of
  * head h at X + h * sX: D for the interleaved q/k/v/out rows, the per-head
  * matrix size for scores. */
-static bool heads_gemm(scf_backend *be, cublasOperation_t ta, cublasOperation_t tb,
+static bool heads_gemm(cublasHandle_t blas, cublasOperation_t ta, cublasOperation_t tb,
                        int m, int n, int kk, float alpha, const float *A, int lda,
                        long long sa, const float *Bm, int ldb, long long sb, float beta,
-                       float *C, int ldc, long long sc, int H, const char *kernel)
+                       float *C, int ldc, long long sc, int H)
 {
-    return scf_cuda_gemm(be, ta, tb, m, n, kk, alpha, scf_cuda_act(A, lda, sa),
-                         scf_cuda_act(Bm, ldb, sb), beta, C, ldc, sc, H, kernel);
+    return SCF_CUBLAS_CHECK(cublasSgemmStridedBatched(blas, ta, tb, m, n, kk, &alpha, A, lda, sa,
+                                                      Bm, ldb, sb, &beta, C, ldc, sc, H));
 }
 
 /* Query rows at a time so that H x rows x Tk scores fit in CHUNK_BYTES. */
@@ -223,12 +219,13 @@ static bool attention_rows(scf_backend *be, float *out, float *S, long long s_he
     const float *kb = k + (size_t)b * Tk * ld;
     const float *vb = v + (size_t)b * Tk * ld;
     float *ob = out + ((size_t)b * Tq + i0) * ld;
-    if (!heads_gemm(be, CUBLAS_OP_T, CUBLAS_OP_N, Tk, nr, D, scale, kb, ld, D, qb, ld, D,
-                    0.0f, S, Tk, s_head, H, "attention_forward"))
+    cublasHandle_t blas = scf_cuda_blas(be);
+    if (!heads_gemm(blas, CUBLAS_OP_T, CUBLAS_OP_N, Tk, nr, D, scale, kb, ld, D, qb, ld, D,
+                    0.0f, S, Tk, s_head, H))
         return false;
-    scf_cudab_softmax_rows(S, S, (size_t)H * nr, nr, (size_t)s_head, Tk, causal, i0);
-    return heads_gemm(be, CUBLAS_OP_N, CUBLAS_OP_N, D, nr, Tk, 1.0f, vb, ld, D, S, Tk, s_head,
-                      0.0f, ob, ld, D, H, "attention_forward");
+    scf_cuda_softmax_rows(be, S, S, (size_t)H * nr, nr, (size_t)s_head, Tk, causal, i0);
+    return heads_gemm(blas, CUBLAS_OP_N, CUBLAS_OP_N, D, nr, Tk, 1.0f, vb, ld, D, S, Tk, s_head,
+                      0.0f, ob, ld, D, H);
 }
 
 void scf_cuda_attention_forward(scf_backend *be, float *out, float *probs,
@@ -238,7 +235,7 @@ void scf_cuda_attention_forward(scf_backend *be, float *out, float *probs,
     if ((size_t)B * Tq * H * D == 0 || Tk <= 0)
         return;
     if (!probs && D <= FUSED_MAX_D) {
-        fused_attention(out, q, k, v, B, Tq, Tk, H, D, causal);
+        fused_attention(be, out, q, k, v, B, Tq, Tk, H, D, causal);
         return;
     }
     if (probs) {
@@ -250,8 +247,7 @@ void scf_cuda_attention_forward(scf_backend *be, float *out, float *probs,
         return;
     }
     const int rows = chunk_rows(Tq, Tk, H);
-    float *ws = (float *)scf_cudab_workspace(be, (size_t)H * rows * Tk * sizeof(float),
-                                             "attention_forward");
+    float *ws = scf_cuda_workspace(be, (size_t)H * rows * Tk, "attention_forward");
     if (!ws)
         return;
     for (int b = 0; b < B; b++)
@@ -273,14 +269,14 @@ void scf_cuda_attention_backward(scf_backend *be, float *dq, float *dk, float *d
 {
     if ((size_t)B * Tq * Tk * H * D == 0 || !(dq || dk || dv))
         return;
-    const char *kernel = "attention_backward";
+    cublasHandle_t blas = scf_cuda_blas(be);
     const int ld = H * D;
     const float scale = 1.0f / sqrtf((float)D);
     const long long p_head = (long long)Tq * Tk;
     const int rows = chunk_rows(Tq, Tk, H);
     float *ds = NULL;
     if ((dq || dk) &&
-        !(ds = (float *)scf_cudab_workspace(be, (size_t)H * rows * Tk * sizeof(float), kernel)))
+        !(ds = scf_cuda_workspace(be, (size_t)H * rows * Tk, "attention_backward")))
         return;
 
     for (int b = 0; b < B; b++) {
@@ -289,26 +285,26 @@ void scf_cuda_attention_backward(scf_backend *be, float *dq, float *dk, float *d
         const float *qb = q + (size_t)b * Tq * ld;
         const float *kb = k + (size_t)b * Tk * ld;
         const float *vb = v + (size_t)b * Tk * ld;
-        if (dv && !heads_gemm(be, CUBLAS_OP_N, CUBLAS_OP_T, D, Tk, Tq, 1.0f, dob, ld, D, pb,
-                              Tk, p_head, 1.0f, dv + (size_t)b * Tk * ld, ld, D, H, kernel))
+        if (dv && !heads_gemm(blas, CUBLAS_OP_N, CUBLAS_OP_T, D, Tk, Tq, 1.0f, dob, ld, D, pb,
+                              Tk, p_head, 1.0f, dv + (size_t)b * Tk * ld, ld, D, H))
             return;
         if (!ds)
             continue;
         for (int i0 = 0; i0 < Tq; i0 += rows) {
             const int nr = MIN(rows, Tq - i0);
             const long long s_head = (long long)nr * Tk;
-            if (!heads_gemm(be, CUBLAS_OP_T, CUBLAS_OP_N, Tk, nr, D, 1.0f, vb, ld, D,
-                            dob + (size_t)i0 * ld, ld, D, 0.0f, ds, Tk, s_head, H, kernel))
+            if (!heads_gemm(blas, CUBLAS_OP_T, CUBLAS_OP_N, Tk, nr, D, 1.0f, vb, ld, D,
+                            dob + (size_t)i0 * ld, ld, D, 0.0f, ds, Tk, s_head, H))
                 return;
-            scf_cudab_softmax_rows_backward(ds, ds, pb + (size_t)i0 * Tk, (size_t)H * nr, nr,
-                                            (size_t)p_head, Tk, 0);
-            if (dq && !heads_gemm(be, CUBLAS_OP_N, CUBLAS_OP_N, D, nr, Tk, scale, kb, ld, D,
+            scf_cuda_softmax_rows_backward(be, ds, ds, pb + (size_t)i0 * Tk, (size_t)H * nr, nr,
+                                           (size_t)p_head, Tk, 0);
+            if (dq && !heads_gemm(blas, CUBLAS_OP_N, CUBLAS_OP_N, D, nr, Tk, scale, kb, ld, D,
                                   ds, Tk, s_head, 1.0f, dq + ((size_t)b * Tq + i0) * ld, ld, D,
-                                  H, kernel))
+                                  H))
                 return;
-            if (dk && !heads_gemm(be, CUBLAS_OP_N, CUBLAS_OP_T, D, Tk, nr, scale,
+            if (dk && !heads_gemm(blas, CUBLAS_OP_N, CUBLAS_OP_T, D, Tk, nr, scale,
                                   qb + (size_t)i0 * ld, ld, D, ds, Tk, s_head, 1.0f,
-                                  dk + (size_t)b * Tk * ld, ld, D, H, kernel))
+                                  dk + (size_t)b * Tk * ld, ld, D, H))
                 return;
         }
     }

@@ -86,10 +86,11 @@ static __global__ void im2col_kernel(conv_plan p, conv_tile t, const float *in, 
     }
 }
 
-static void conv_im2col(const conv_plan *p, const conv_tile *t, const float *in, float *col)
+static void conv_im2col(scf_backend *be, const conv_plan *p, const conv_tile *t, const float *in,
+                        float *col)
 {
     const size_t total = (size_t)t->nb * p->ckk * t->n;
-    im2col_kernel<<<scf_cuda_blocks(total, SCF_CUDA_BLOCK), SCF_CUDA_BLOCK>>>(*p, *t, in, col);
+    im2col_kernel<<<SCF_CUDA_GRID(be, total)>>>(*p, *t, in, col);
     SCF_CUDA_CHECK_LAUNCH();
 }
 
@@ -129,31 +130,30 @@ static __global__ void col2im_add_kernel(conv_plan p, conv_tile t, int ih0, int 
     }
 }
 
-static void conv_col2im_add(const conv_plan *p, const conv_tile *t, const float *col,
-                            float *din)
+static void conv_col2im_add(scf_backend *be, const conv_plan *p, const conv_tile *t,
+                            const float *col, float *din)
 {
     const int ih0 = MAX(0, t->oh0 * p->stride - p->pad);
     const int ih1 = MIN(p->H, (t->oh1 - 1) * p->stride - p->pad + p->k);
     if (ih1 <= ih0)
         return;
     const size_t total = (size_t)t->nb * p->Cin * (ih1 - ih0) * p->W;
-    col2im_add_kernel<<<scf_cuda_blocks(total, SCF_CUDA_BLOCK), SCF_CUDA_BLOCK>>>(
-        *p, *t, ih0, ih1 - ih0, col, din);
+    col2im_add_kernel<<<SCF_CUDA_GRID(be, total)>>>(*p, *t, ih0, ih1 - ih0, col, din);
     SCF_CUDA_CHECK_LAUNCH();
 }
 
 /* The tile's im2col matrix: the input itself when pointwise (leading
  * dimension hw, image stride Cin*hw), else built in col (leading dimension
  * n, image stride ckk*n). */
-static const float *conv_tile_col(const conv_plan *p, const conv_tile *t, const float *in,
-                                  float *col, int *ld, long long *stride)
+static const float *conv_tile_col(scf_backend *be, const conv_plan *p, const conv_tile *t,
+                                  const float *in, float *col, int *ld, long long *stride)
 {
     if (p->pointwise) {
         *ld = (int)p->hw;
         *stride = (long long)p->Cin * p->hw;
         return in + (size_t)t->b0 * p->Cin * p->hw + (size_t)t->oh0 * p->Wo;
     }
-    conv_im2col(p, t, in, col);
+    conv_im2col(be, p, t, in, col);
     *ld = t->n;
     *stride = (long long)p->ckk * t->n;
     return col;
@@ -189,14 +189,14 @@ void scf_cuda_conv2d_forward(scf_backend *be, float *out, const float *in,
     /* Seed out with the bias and let every GEMM add onto it (beta = 1). */
     float beta = 0.0f;
     if (b) {
-        scf_cuda_seed_bias(out, b, (size_t)B * Cout * p.hw, Cout, p.hw);
+        scf_cuda_seed_bias(be, out, b, (size_t)B * Cout * p.hw, Cout, p.hw);
         beta = 1.0f;
     }
     for (int ti = 0; ti < conv_tile_count(&p); ti++) {
         const conv_tile t = conv_tile_at(&p, ti);
         int lda;
         long long stride_a;
-        const float *a = conv_tile_col(&p, &t, in, col, &lda, &stride_a);
+        const float *a = conv_tile_col(be, &p, &t, in, col, &lda, &stride_a);
         /* per image: out_band [Cout, n] = w [Cout, ckk] . col [ckk, n]
          * column-major: out_band^T [n x Cout, ld hw] = col^T [n x ckk] . w^T [ckk x Cout];
          * col's view is col^T [n x ckk, ld lda] -> OP_N;
@@ -216,7 +216,7 @@ void scf_cuda_conv2d_backward(scf_backend *be, float *din, float *dw, float *db,
     const conv_plan p = conv_plan_make(B, Cin, H, W, Cout, k, stride, pad);
     /* db[co] += the sum of dout over every image's plane co */
     if (db)
-        scf_cuda_segment_sum(db, Cout, B, p.hw, scf_cuda_read{ dout });
+        scf_cuda_segment_sum(be, db, Cout, B, p.hw, scf_cuda_read{ dout });
     if (!din && !dw)
         return;
     float *col = NULL;
@@ -229,7 +229,7 @@ void scf_cuda_conv2d_backward(scf_backend *be, float *din, float *dw, float *db,
         if (dw) {
             int lda;
             long long stride_a;
-            const float *a = conv_tile_col(&p, &t, in, col, &lda, &stride_a);
+            const float *a = conv_tile_col(be, &p, &t, in, col, &lda, &stride_a);
             /* dw [Cout, ckk] += g_band [Cout, n] . col [ckk, n]^T, image by image
              * (in stream order, so the sum is deterministic)
              * column-major: dw^T [ckk x Cout, ld ckk] += col [ckk x n] . g_band^T [n x Cout];
@@ -262,6 +262,6 @@ void scf_cuda_conv2d_backward(scf_backend *be, float *din, float *dw, float *db,
                       scf_cuda_act(g, (int)p.hw, (long long)Cout * p.hw),
                       scf_cuda_weight(w, p.ckk), beta, c, ldc, stride_c, t.nb, "conv2d_backward");
         if (!p.pointwise)
-            conv_col2im_add(&p, &t, col, din);
+            conv_col2im_add(be, &p, &t, col, din);
     }
 }

@@ -13,7 +13,7 @@ static __global__ void add_kernel(float *out, const float *a, const float *b, si
 
 void scf_cuda_add(scf_backend *be, float *out, const float *a, const float *b, size_t n)
 {
-    add_kernel<<<scf_cuda_blocks(n, SCF_CUDA_BLOCK), SCF_CUDA_BLOCK>>>(out, a, b, n);
+    add_kernel<<<SCF_CUDA_GRID(be, n)>>>(out, a, b, n);
     SCF_CUDA_CHECK_LAUNCH();
 }
 
@@ -25,7 +25,7 @@ static __global__ void mul_kernel(float *out, const float *a, const float *b, si
 
 void scf_cuda_mul(scf_backend *be, float *out, const float *a, const float *b, size_t n)
 {
-    mul_kernel<<<scf_cuda_blocks(n, SCF_CUDA_BLOCK), SCF_CUDA_BLOCK>>>(out, a, b, n);
+    mul_kernel<<<SCF_CUDA_GRID(be, n)>>>(out, a, b, n);
     SCF_CUDA_CHECK_LAUNCH();
 }
 
@@ -47,8 +47,7 @@ void scf_cuda_mul_backward(scf_backend *be, float *da, float *db, const float *d
 {
     if (!da && !db)
         return;
-    mul_backward_kernel<<<scf_cuda_blocks(n, SCF_CUDA_BLOCK), SCF_CUDA_BLOCK>>>(da, db, dout, a,
-                                                                               b, n);
+    mul_backward_kernel<<<SCF_CUDA_GRID(be, n)>>>(da, db, dout, a, b, n);
     SCF_CUDA_CHECK_LAUNCH();
 }
 
@@ -60,7 +59,7 @@ static __global__ void scale_kernel(float *out, const float *x, float s, size_t 
 
 void scf_cuda_scale(scf_backend *be, float *out, const float *x, float s, size_t n)
 {
-    scale_kernel<<<scf_cuda_blocks(n, SCF_CUDA_BLOCK), SCF_CUDA_BLOCK>>>(out, x, s, n);
+    scale_kernel<<<SCF_CUDA_GRID(be, n)>>>(out, x, s, n);
     SCF_CUDA_CHECK_LAUNCH();
 }
 
@@ -72,7 +71,7 @@ static __global__ void axpy_kernel(float *y, const float *x, float a, size_t n)
 
 void scf_cuda_axpy(scf_backend *be, float *y, const float *x, float a, size_t n)
 {
-    axpy_kernel<<<scf_cuda_blocks(n, SCF_CUDA_BLOCK), SCF_CUDA_BLOCK>>>(y, x, a, n);
+    axpy_kernel<<<SCF_CUDA_GRID(be, n)>>>(y, x, a, n);
     SCF_CUDA_CHECK_LAUNCH();
 }
 
@@ -84,7 +83,7 @@ static __global__ void fill_kernel(float *x, float value, size_t n)
 
 void scf_cuda_fill(scf_backend *be, float *x, float value, size_t n)
 {
-    fill_kernel<<<scf_cuda_blocks(n, SCF_CUDA_BLOCK), SCF_CUDA_BLOCK>>>(x, value, n);
+    fill_kernel<<<SCF_CUDA_GRID(be, n)>>>(x, value, n);
     SCF_CUDA_CHECK_LAUNCH();
 }
 
@@ -95,10 +94,10 @@ static __global__ void seed_bias_kernel(float *out, const float *bias, size_t n,
         out[i] = bias[i / inner % (size_t)C];
 }
 
-void scf_cuda_seed_bias(float *out, const float *bias, size_t n, int C, size_t inner)
+void scf_cuda_seed_bias(scf_backend *be, float *out, const float *bias, size_t n, int C,
+                        size_t inner)
 {
-    seed_bias_kernel<<<scf_cuda_blocks(n, SCF_CUDA_BLOCK), SCF_CUDA_BLOCK>>>(out, bias, n, C,
-                                                                            inner);
+    seed_bias_kernel<<<SCF_CUDA_GRID(be, n)>>>(out, bias, n, C, inner);
     SCF_CUDA_CHECK_LAUNCH();
 }
 
@@ -112,8 +111,7 @@ static __global__ void add_channel_kernel(float *x, const float *v, size_t n, si
 void scf_cuda_add_channel_forward(scf_backend *be, float *x, const float *v, int B, int C, int S)
 {
     const size_t n = (size_t)B * C * S;
-    add_channel_kernel<<<scf_cuda_blocks(n, SCF_CUDA_BLOCK), SCF_CUDA_BLOCK>>>(x, v, n,
-                                                                              (size_t)S);
+    add_channel_kernel<<<SCF_CUDA_GRID(be, n)>>>(x, v, n, (size_t)S);
     SCF_CUDA_CHECK_LAUNCH();
 }
 
@@ -123,7 +121,7 @@ void scf_cuda_add_channel_backward(scf_backend *be, float *dv, const float *dout
     if (!dv)
         return;
     /* dv[r] += the sum of row r: each of the B*C rows is its own segment */
-    scf_cuda_segment_sum(dv, B * C, 1, (size_t)S, scf_cuda_read{ dout });
+    scf_cuda_segment_sum(be, dv, B * C, 1, (size_t)S, scf_cuda_read{ dout });
 }
 
 /* out[b*S + i] = s[b] * x[b*S + i]; out may alias x */
@@ -153,8 +151,7 @@ void scf_cuda_batch_scale_forward(scf_backend *be, float *out, const float *x, c
                                   int B, int S)
 {
     const size_t n = (size_t)B * S;
-    batch_scale_kernel<<<scf_cuda_blocks(n, SCF_CUDA_BLOCK), SCF_CUDA_BLOCK>>>(out, x, s, n,
-                                                                              (size_t)S);
+    batch_scale_kernel<<<SCF_CUDA_GRID(be, n)>>>(out, x, s, n, (size_t)S);
     SCF_CUDA_CHECK_LAUNCH();
 }
 
@@ -163,10 +160,9 @@ void scf_cuda_batch_scale_backward(scf_backend *be, float *dx, float *ds, const 
 {
     const size_t n = (size_t)B * S;
     if (dx) {
-        batch_scale_dx_kernel<<<scf_cuda_blocks(n, SCF_CUDA_BLOCK), SCF_CUDA_BLOCK>>>(
-            dx, dout, s, n, (size_t)S);
+        batch_scale_dx_kernel<<<SCF_CUDA_GRID(be, n)>>>(dx, dout, s, n, (size_t)S);
         SCF_CUDA_CHECK_LAUNCH();
     }
     if (ds)
-        scf_cuda_segment_sum(ds, B, 1, (size_t)S, dot_terms{ dout, x });
+        scf_cuda_segment_sum(be, ds, B, 1, (size_t)S, dot_terms{ dout, x });
 }

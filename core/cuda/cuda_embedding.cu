@@ -36,7 +36,7 @@ void scf_cuda_timestep_embedding(scf_backend *be, float *out, const float *t, in
     const float neg_log_period = (float)-log(10000.0);
     const float denom = (float)half - freq_shift;
     const size_t n = (size_t)B * dim;
-    timestep_embedding_kernel<<<scf_cuda_blocks(n, SCF_CUDA_BLOCK), SCF_CUDA_BLOCK>>>(
+    timestep_embedding_kernel<<<SCF_CUDA_GRID(be, n)>>>(
         out, t, dim, half, flip_sin_to_cos, neg_log_period, denom, n);
     SCF_CUDA_CHECK_LAUNCH();
 }
@@ -52,8 +52,7 @@ void scf_cuda_embedding_forward(scf_backend *be, float *out, const int32_t *ids,
                                 const float *table, int N, int D)
 {
     const size_t n = (size_t)N * D;
-    embedding_forward_kernel<<<scf_cuda_blocks(n, SCF_CUDA_BLOCK), SCF_CUDA_BLOCK>>>(out, ids,
-                                                                                    table, D, n);
+    embedding_forward_kernel<<<SCF_CUDA_GRID(be, n)>>>(out, ids, table, D, n);
     SCF_CUDA_CHECK_LAUNCH();
 }
 
@@ -73,7 +72,6 @@ void scf_cuda_embedding_backward(scf_backend *be, float *dtable, const float *do
     if (!dtable)
         return;
     const size_t n = (size_t)N * D;
-    embedding_backward_kernel<<<scf_cuda_blocks(n, SCF_CUDA_BLOCK), SCF_CUDA_BLOCK>>>(
-        dtable, dout, ids, D, n);
+    embedding_backward_kernel<<<SCF_CUDA_GRID(be, n)>>>(dtable, dout, ids, D, n);
     SCF_CUDA_CHECK_LAUNCH();
 }

@@ -15,7 +15,7 @@ static __global__ void upsample2x_kernel(float *out, const float *x, int W, size
 void scf_cuda_upsample2x_forward(scf_backend *be, float *out, const float *x, int N, int H, int W)
 {
     const size_t n = (size_t)N * H * W * 4;
-    upsample2x_kernel<<<scf_cuda_blocks(n, SCF_CUDA_BLOCK), SCF_CUDA_BLOCK>>>(out, x, W, n);
+    upsample2x_kernel<<<SCF_CUDA_GRID(be, n)>>>(out, x, W, n);
     SCF_CUDA_CHECK_LAUNCH();
 }
 
@@ -36,8 +36,7 @@ void scf_cuda_upsample2x_backward(scf_backend *be, float *dx, const float *dout,
     if (!dx)
         return;
     const size_t n = (size_t)N * H * W;
-    upsample2x_backward_kernel<<<scf_cuda_blocks(n, SCF_CUDA_BLOCK), SCF_CUDA_BLOCK>>>(dx, dout,
-                                                                                      W, n);
+    upsample2x_backward_kernel<<<SCF_CUDA_GRID(be, n)>>>(dx, dout, W, n);
     SCF_CUDA_CHECK_LAUNCH();
 }
 
@@ -56,7 +55,7 @@ void scf_cuda_concat_forward(scf_backend *be, float *out, const float *a, const 
                              int B, int Ca, int Cb, int S)
 {
     const size_t na = (size_t)Ca * S, nb = (size_t)Cb * S, n = (size_t)B * (na + nb);
-    concat_kernel<<<scf_cuda_blocks(n, SCF_CUDA_BLOCK), SCF_CUDA_BLOCK>>>(out, a, b, na, nb, n);
+    concat_kernel<<<SCF_CUDA_GRID(be, n)>>>(out, a, b, na, nb, n);
     SCF_CUDA_CHECK_LAUNCH();
 }
 
@@ -82,8 +81,7 @@ void scf_cuda_concat_backward(scf_backend *be, float *da, float *db, const float
     if (!da && !db)
         return;
     const size_t na = (size_t)Ca * S, nb = (size_t)Cb * S, n = (size_t)B * (na + nb);
-    concat_backward_kernel<<<scf_cuda_blocks(n, SCF_CUDA_BLOCK), SCF_CUDA_BLOCK>>>(da, db, dout,
-                                                                                  na, nb, n);
+    concat_backward_kernel<<<SCF_CUDA_GRID(be, n)>>>(da, db, dout, na, nb, n);
     SCF_CUDA_CHECK_LAUNCH();
 }
 
@@ -135,6 +133,7 @@ void scf_cuda_transpose(scf_backend *be, float *out, const float *x, int B, int 
     const dim3 grid(MIN((C + TRANSPOSE_TILE - 1) / TRANSPOSE_TILE, (int)SCF_CUDA_MAX_BLOCKS),
                     MIN((R + TRANSPOSE_TILE - 1) / TRANSPOSE_TILE, TRANSPOSE_MAX_GRID_YZ),
                     MIN(B, TRANSPOSE_MAX_GRID_YZ));
-    transpose_kernel<<<grid, dim3(TRANSPOSE_TILE, TRANSPOSE_ROWS)>>>(out, x, B, R, C, accumulate);
+    transpose_kernel<<<grid, dim3(TRANSPOSE_TILE, TRANSPOSE_ROWS), 0, scf_cuda_stream(be)>>>(
+        out, x, B, R, C, accumulate);
     SCF_CUDA_CHECK_LAUNCH();
 }

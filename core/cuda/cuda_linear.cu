@@ -17,7 +17,7 @@ void scf_cuda_linear_forward(scf_backend *be, float *out, const float *in,
      * them (beta = 1), one write pass instead of a read and a write. */
     float beta = 0.0f;
     if (b) {
-        scf_cuda_seed_bias(out, b, (size_t)M * N, N, 1);
+        scf_cuda_seed_bias(be, out, b, (size_t)M * N, N, 1);
         beta = 1.0f;
     }
     /* out^T [N x M, ld N] = w [N x K] . in^T [K x M].
@@ -53,5 +53,5 @@ void scf_cuda_linear_backward(scf_backend *be, float *din, float *dw, float *db,
         scf_cuda_gemm(be, CUBLAS_OP_N, CUBLAS_OP_T, K, N, M, 1.0f, scf_cuda_act(in, K, 0),
                       scf_cuda_act(dout, N, 0), 1.0f, dw, K, 0, 1, "linear_backward");
     if (db)
-        scf_cuda_column_sum(db, NULL, M, N, linear_db_terms{ dout, N });
+        scf_cuda_column_sum(be, db, NULL, M, N, linear_db_terms{ dout, N });
 }

@@ -5,8 +5,10 @@
  * grid-stride share of the terms and reduce it in a fixed order to one
  * partial, then one block adds the partials the same way. No float atomics,
  * and the grid depends only on n, so a sum repeats bit for bit. The result
- * is copied to the host, which waits for it. */
-#include "cuda_kernels_b.h"
+ * is copied to the host, which waits for the backend's stream: these are the
+ * kernels that must never run inside a graph capture. */
+#include "cuda_kernels.h"
+#include "cuda_reduce.cuh"
 
 #define REDUCE_BLOCKS 1024
 
@@ -17,7 +19,7 @@ __global__ static void partial_sums_kernel(double *partial, size_t n, F term)
     double sum = 0.0;
     for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += stride)
         sum += term(i);
-    sum = scf_cudab_block_reduce(sum, scf_cudab_sum(), 0.0);
+    sum = scf_cuda_block_sum(sum);
     if (threadIdx.x == 0)
         partial[blockIdx.x] = sum;
 }
@@ -27,7 +29,7 @@ __global__ static void final_sum_kernel(double *total, const double *partial, un
     double sum = 0.0;
     for (unsigned i = threadIdx.x; i < parts; i += blockDim.x)
         sum += partial[i];
-    sum = scf_cudab_block_reduce(sum, scf_cudab_sum(), 0.0);
+    sum = scf_cuda_block_sum(sum);
     if (threadIdx.x == 0)
         *total = sum;
 }
@@ -38,20 +40,19 @@ static double reduce_sum(scf_backend *be, size_t n, F term, const char *kernel)
 {
     if (n == 0)
         return 0.0;
-    const unsigned blocks = MIN(scf_cudab_blocks(n, SCF_CUDAB_THREADS), REDUCE_BLOCKS);
-    double *ws = (double *)scf_cudab_workspace(be, (blocks + 1) * sizeof(double), kernel);
+    const unsigned blocks = MIN(scf_cuda_blocks(n, SCF_CUDA_BLOCK), REDUCE_BLOCKS);
+    double *ws = scf_cuda_workspace<double>(be, blocks + 1, kernel);
     if (!ws)
         return NAN;
-    partial_sums_kernel<<<blocks, SCF_CUDAB_THREADS>>>(ws + 1, n, term);
-    final_sum_kernel<<<1, SCF_CUDAB_THREADS>>>(ws, ws + 1, blocks);
-    if (!scf_cudab_check(kernel))
-        return NAN;
+    cudaStream_t stream = scf_cuda_stream(be);
+    partial_sums_kernel<<<blocks, SCF_CUDA_BLOCK, 0, stream>>>(ws + 1, n, term);
+    final_sum_kernel<<<1, SCF_CUDA_BLOCK, 0, stream>>>(ws, ws + 1, blocks);
     double total = NAN;
-    cudaError_t st = cudaMemcpy(&total, ws, sizeof total, cudaMemcpyDeviceToHost);
-    if (st != cudaSuccess) {
-        g_critical("%s: reading the sum back failed: %s", kernel, cudaGetErrorString(st));
+    if (!SCF_CUDA_CHECK_LAUNCH() ||
+        !SCF_CUDA_CHECK(cudaMemcpyAsync(&total, ws, sizeof total, cudaMemcpyDeviceToHost,
+                                        stream)) ||
+        !SCF_CUDA_CHECK(cudaStreamSynchronize(stream)))
         return NAN;
-    }
     return total;
 }
 
@@ -154,11 +155,10 @@ float scf_cuda_mse_forward(scf_backend *be, const float *a, const float *b, size
 void scf_cuda_mse_backward(scf_backend *be, float *da, const float *a, const float *b,
                            size_t n, float dloss)
 {
-    (void)be;
     if (!da)
         return;
     const float k = (float)(2.0 * dloss / (double)n);
-    scf_cudab_foreach(n, mse_grad{da, a, b, k}, "mse_backward");
+    scf_cuda_foreach(be, n, mse_grad{da, a, b, k});
 }
 
 float scf_cuda_pseudo_huber_forward(scf_backend *be, const float *a, const float *b,
@@ -171,26 +171,23 @@ float scf_cuda_pseudo_huber_forward(scf_backend *be, const float *a, const float
 void scf_cuda_pseudo_huber_backward(scf_backend *be, float *da, const float *a,
                                     const float *b, size_t n, float c, float dloss)
 {
-    (void)be;
     if (!da)
         return;
     const float k = (float)(dloss / (double)n);
-    scf_cudab_foreach(n, pseudo_huber_grad{da, a, b, k, c * c}, "pseudo_huber_backward");
+    scf_cuda_foreach(be, n, pseudo_huber_grad{da, a, b, k, c * c});
 }
 
 void scf_cuda_softplus_forward(scf_backend *be, float *out, const float *x, size_t n)
 {
-    (void)be;
-    scf_cudab_foreach(n, softplus_map{out, x}, "softplus_forward");
+    scf_cuda_foreach(be, n, softplus_map{out, x});
 }
 
 void scf_cuda_softplus_backward(scf_backend *be, float *dx, const float *dout,
                                 const float *x, size_t n)
 {
-    (void)be;
     if (!dx)
         return;
-    scf_cudab_foreach(n, softplus_grad{dx, dout, x}, "softplus_backward");
+    scf_cuda_foreach(be, n, softplus_grad{dx, dout, x});
 }
 
 float scf_cuda_gan_logistic_forward(scf_backend *be, const float *x, size_t n, float sign)
@@ -201,9 +198,8 @@ float scf_cuda_gan_logistic_forward(scf_backend *be, const float *x, size_t n, f
 void scf_cuda_gan_logistic_backward(scf_backend *be, float *dx, const float *x, size_t n,
                                     float sign, float dloss)
 {
-    (void)be;
     if (!dx)
         return;
     const float k = (float)(dloss * sign / (double)n);
-    scf_cudab_foreach(n, gan_grad{dx, x, sign, k}, "gan_logistic_backward");
+    scf_cuda_foreach(be, n, gan_grad{dx, x, sign, k});
 }

@@ -76,12 +76,18 @@ static __global__ void group_norm_forward_kernel(float *out, float *mean, float 
     }
 }
 
+/* One block per (image, group). */
+static unsigned group_norm_blocks(int BG)
+{
+    return scf_cuda_blocks((size_t)BG * GN_BLOCK, GN_BLOCK);
+}
+
 void scf_cuda_group_norm_forward(scf_backend *be, float *out, float *mean, float *rstd,
                                  const float *x, const float *gamma, const float *beta,
                                  int B, int C, int HW, int G, float eps, int silu)
 {
     const int BG = B * G;
-    group_norm_forward_kernel<<<scf_cuda_blocks((size_t)BG * GN_BLOCK, GN_BLOCK), GN_BLOCK>>>(
+    group_norm_forward_kernel<<<group_norm_blocks(BG), GN_BLOCK, 0, scf_cuda_stream(be)>>>(
         out, mean, rstd, x, gamma, beta, BG, G, C / G, HW, eps, silu);
     SCF_CUDA_CHECK_LAUNCH();
 }
@@ -166,12 +172,12 @@ void scf_cuda_group_norm_backward(scf_backend *be, float *dx, float *dgamma, flo
         return;
     }
     const int BG = B * G;
-    group_norm_backward_kernel<<<scf_cuda_blocks((size_t)BG * GN_BLOCK, GN_BLOCK), GN_BLOCK>>>(
+    group_norm_backward_kernel<<<group_norm_blocks(BG), GN_BLOCK, 0, scf_cuda_stream(be)>>>(
         dx, part, dout, x, mean, rstd, gamma, beta, BG, G, C / G, HW, silu);
     SCF_CUDA_CHECK_LAUNCH();
     /* each channel's parameter gradients: the sum over the batch of part[b][c] */
     if (part)
-        scf_cuda_column_sum(dgamma, dbeta, B, C, gn_param_terms{ part, C });
+        scf_cuda_column_sum(be, dgamma, dbeta, B, C, gn_param_terms{ part, C });
 }
 
 static __global__ void layer_norm_forward_kernel(float *out, float *mean, float *rstd,
@@ -213,8 +219,8 @@ void scf_cuda_layer_norm_forward(scf_backend *be, float *out, float *mean, float
                                  const float *x, const float *gamma, const float *beta,
                                  int M, int C, float eps)
 {
-    layer_norm_forward_kernel<<<layer_norm_blocks(M), 32 * LN_ROWS>>>(out, mean, rstd, x, gamma,
-                                                                     beta, M, C, eps);
+    layer_norm_forward_kernel<<<layer_norm_blocks(M), 32 * LN_ROWS, 0, scf_cuda_stream(be)>>>(
+        out, mean, rstd, x, gamma, beta, M, C, eps);
     SCF_CUDA_CHECK_LAUNCH();
 }
 
@@ -260,9 +266,9 @@ void scf_cuda_layer_norm_backward(scf_backend *be, float *dx, float *dgamma, flo
                                   const float *rstd, const float *gamma, int M, int C)
 {
     if (dx) {
-        layer_norm_dx_kernel<<<layer_norm_blocks(M), 32 * LN_ROWS>>>(dx, dout, x, mean, rstd,
-                                                                    gamma, M, C);
+        layer_norm_dx_kernel<<<layer_norm_blocks(M), 32 * LN_ROWS, 0, scf_cuda_stream(be)>>>(
+            dx, dout, x, mean, rstd, gamma, M, C);
         SCF_CUDA_CHECK_LAUNCH();
     }
-    scf_cuda_column_sum(dgamma, dbeta, M, C, ln_param_terms{ dout, x, mean, rstd, C });
+    scf_cuda_column_sum(be, dgamma, dbeta, M, C, ln_param_terms{ dout, x, mean, rstd, C });
 }

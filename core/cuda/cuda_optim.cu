@@ -2,7 +2,8 @@
  * written once: both are memory-bound over every parameter), matching
  * core/cpu/optim.c including where it rounds: the step-dependent scalars are
  * formed in double on the host, the update per element in fp32. */
-#include "cuda_kernels_b.h"
+#include "cuda_kernels.h"
+#include <math.h>
 
 struct adamw_step {
     float *param, *m, *v;
@@ -32,7 +33,6 @@ void scf_cuda_adamw_update(scf_backend *be, float *param, const float *grad, flo
                            float *v, size_t n, float lr, float beta1, float beta2,
                            float eps, float weight_decay, int64_t t)
 {
-    (void)be;
     adamw_step step;
     step.param = param;
     step.m = m;
@@ -46,11 +46,10 @@ void scf_cuda_adamw_update(scf_backend *be, float *param, const float *grad, flo
     step.step_size = (float)(lr / (1.0 - pow(beta1, (double)t)));
     step.bc2_sqrt = (float)sqrt(1.0 - pow(beta2, (double)t));
     step.eps = eps;
-    scf_cudab_foreach(n, step, "adamw_update");
+    scf_cuda_foreach(be, n, step);
 }
 
 void scf_cuda_ema_update(scf_backend *be, float *ema, const float *param, size_t n, float decay)
 {
-    (void)be;
-    scf_cudab_foreach(n, ema_step{ema, param, (float)(1.0 - decay)}, "ema_update");
+    scf_cuda_foreach(be, n, ema_step{ema, param, (float)(1.0 - decay)});
 }

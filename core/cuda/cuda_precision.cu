@@ -7,6 +7,7 @@
 
 /* The 16-bit copy of one weight (its fp32 span at src, n elements). */
 typedef struct {
+    scf_backend *be;
     const float *src;
     size_t n;
     void *half;  /* n 16-bit values, device memory of its own */
@@ -51,27 +52,23 @@ static __global__ void convert_kernel(T *dst, const float *src, size_t n)
         dst[i] = to_16bit<T>(src[i]);
 }
 
-static bool convert(scf_backend *be, void *dst, const float *src, size_t n, const char *kernel)
+static bool convert(scf_backend *be, void *dst, const float *src, size_t n)
 {
-    cudaStream_t stream = NULL;
-    SCF_CUBLAS_CHECK(cublasGetStream(scf_cuda_blas(be), &stream));
-    const unsigned blocks = scf_cuda_blocks(n, SCF_CUDA_BLOCK);
     if (be->precision == SCF_PRECISION_BF16)
-        convert_kernel<<<blocks, SCF_CUDA_BLOCK, 0, stream>>>((__nv_bfloat16 *)dst, src, n);
+        convert_kernel<<<SCF_CUDA_GRID(be, n)>>>((__nv_bfloat16 *)dst, src, n);
     else
-        convert_kernel<<<blocks, SCF_CUDA_BLOCK, 0, stream>>>((__half *)dst, src, n);
-    cudaError_t st = cudaGetLastError();
-    if (st != cudaSuccess)
-        g_critical("%s: 16-bit conversion failed to launch: %s", kernel, cudaGetErrorString(st));
-    return st == cudaSuccess;
+        convert_kernel<<<SCF_CUDA_GRID(be, n)>>>((__half *)dst, src, n);
+    return SCF_CUDA_CHECK_LAUNCH();
 }
 
 /* ---- the weight cache ---- */
 
+/* Recordings that read the copy would read freed memory: they are done. */
 static void half_copy_free(gpointer data)
 {
     half_copy *h = (half_copy *)data;
-    cudaFree(h->half);
+    state(h->be)->base.free(h->be, h->half);
+    h->be->recording_epoch++;
     g_free(h);
 }
 
@@ -86,8 +83,11 @@ static void mark_stale_if_inside(gpointer key, gpointer value, gpointer range)
 {
     (void)key;
     half_copy *h = (half_copy *)value;
-    if (overlaps(h, (const uintptr_t *)range))
-        h->stale = true;
+    if (!overlaps(h, (const uintptr_t *)range))
+        return;
+    h->stale = true;
+    /* a recording would replay the old values: it must not be */
+    h->be->recording_epoch++;
 }
 
 static gboolean drop_if_inside(gpointer key, gpointer value, gpointer range)
@@ -111,7 +111,9 @@ static void weights_touched(scf_cuda_precision *st, const void *p, size_t bytes,
 
 /* The 16-bit copy of weight w (span n), converted now if it is new or
  * stale; NULL when no memory can be had for it (the caller converts it into
- * scratch instead, as an activation). */
+ * scratch instead, as an activation). Inside a capture the copy must be
+ * ready: a conversion recorded there would run only at launch, and
+ * allocation is refused there; so the capture fails instead. */
 static const void *cached_weight(scf_backend *be, const float *w, size_t n, const char *kernel)
 {
     scf_cuda_precision *st = state(be);
@@ -120,21 +122,24 @@ static const void *cached_weight(scf_backend *be, const float *w, size_t n, cons
         g_hash_table_remove(st->weights, w);
         h = NULL;
     }
+    if ((!h || h->stale) && scf_cuda_capturing(be)) {
+        scf_cuda_report(kernel, "a weight's 16-bit copy is missing or stale inside a graph "
+                                "capture (a plain pass makes it)");
+        return NULL;
+    }
     if (!h) {
-        void *mem = NULL;
-        if (cudaMalloc(&mem, n * sizeof(__half)) != cudaSuccess) {
-            cudaGetLastError(); /* so that no later launch check reports it */
+        void *mem = st->base.alloc(be, n * sizeof(__half));
+        if (!mem)
             return NULL;
-        }
         h = g_new(half_copy, 1);
-        *h = (half_copy){ w, n, mem, true };
+        *h = (half_copy){ be, w, n, mem, true };
         g_hash_table_insert(st->weights, (gpointer)w, h);
         const uintptr_t a = (uintptr_t)w, e = a + n * sizeof(float);
         st->lo = g_hash_table_size(st->weights) == 1 ? a : MIN(st->lo, a);
         st->hi = g_hash_table_size(st->weights) == 1 ? e : MAX(st->hi, e);
     }
     if (h->stale) {
-        if (!convert(be, h->half, w, h->n, kernel))
+        if (!convert(be, h->half, w, h->n))
             return NULL;
         h->stale = false;
     }
@@ -150,20 +155,37 @@ static size_t scratch_slot(size_t n)
     return (n * sizeof(__half) + 255) & ~(size_t)255;
 }
 
-static void *scratch(scf_cuda_precision *st, size_t bytes, const char *kernel)
+static void scratch_release(scf_backend *be)
 {
-    if (bytes <= st->scratch_bytes)
-        return st->scratch;
-    /* the same 1.5x growth as scf_backend_workspace */
-    const size_t want = MAX(bytes, st->scratch_bytes + st->scratch_bytes / 2);
-    cudaFree(st->scratch); /* synchronises: no product still reads it */
+    scf_cuda_precision *st = state(be);
+    if (!st->scratch)
+        return;
+    st->base.free(be, st->scratch); /* waits for the stream: no product still reads it */
     st->scratch = NULL;
     st->scratch_bytes = 0;
-    if (cudaMalloc(&st->scratch, want) != cudaSuccess) {
-        cudaGetLastError();
-        st->scratch = NULL;
-        g_critical("%s: cannot allocate %zu bytes of 16-bit operand scratch; outputs left "
-                   "undefined", kernel, want);
+    be->recording_epoch++; /* recordings point into it */
+}
+
+/* Grown by the first, plain pass of a shape, so that a recording of it
+ * (which must not allocate) finds it large enough. */
+static void *scratch(scf_backend *be, size_t bytes, const char *kernel)
+{
+    scf_cuda_precision *st = state(be);
+    if (bytes <= st->scratch_bytes)
+        return st->scratch;
+    if (scf_cuda_capturing(be)) {
+        scf_cuda_report(kernel, "the 16-bit operand scratch would have to grow inside a graph "
+                                "capture");
+        return NULL;
+    }
+    /* the same 1.5x growth as scf_backend_workspace */
+    const size_t want = MAX(bytes, st->scratch_bytes + st->scratch_bytes / 2);
+    scratch_release(be);
+    st->scratch = st->base.alloc(be, want);
+    if (!st->scratch) {
+        g_autofree char *reason = g_strdup_printf("cannot allocate %zu bytes of 16-bit operand "
+                                                  "scratch; outputs left undefined", want);
+        scf_cuda_report(kernel, reason);
         return NULL;
     }
     st->scratch_bytes = want;
@@ -182,13 +204,6 @@ static size_t operand_span(const scf_cuda_operand *o, cublasOperation_t t, int r
     return (size_t)(batch - 1) * (size_t)o->stride + (c - 1) * (size_t)o->ld + r;
 }
 
-static bool blas_ok(cublasStatus_t s, const char *kernel)
-{
-    if (s != CUBLAS_STATUS_SUCCESS)
-        g_critical("%s: cuBLAS failed: %s", kernel, cublasGetStatusString(s));
-    return s == CUBLAS_STATUS_SUCCESS;
-}
-
 static bool gemm_16bit(scf_backend *be, cublasOperation_t ta, cublasOperation_t tb, int m,
                        int n, int k, float alpha, const scf_cuda_operand *a,
                        const scf_cuda_operand *b, float beta, float *c, int ldc,
@@ -204,13 +219,13 @@ static bool gemm_16bit(scf_backend *be, cublasOperation_t ta, cublasOperation_t 
         if (!half[i])
             need += scratch_slot(span[i]);
     }
-    char *s = need ? (char *)scratch(state(be), need, kernel) : NULL;
+    char *s = need ? (char *)scratch(be, need, kernel) : NULL;
     if (need && !s)
         return false;
     for (int i = 0; i < 2; i++) {
         if (half[i])
             continue;
-        if (!convert(be, s, ops[i]->p, span[i], kernel))
+        if (!convert(be, s, ops[i]->p, span[i]))
             return false;
         half[i] = s;
         s += scratch_slot(span[i]);
@@ -218,15 +233,16 @@ static bool gemm_16bit(scf_backend *be, cublasOperation_t ta, cublasOperation_t 
     const cudaDataType t = be->precision == SCF_PRECISION_BF16 ? CUDA_R_16BF : CUDA_R_16F;
     cublasHandle_t blas = scf_cuda_blas(be);
     if (batch == 1)
-        return blas_ok(cublasGemmEx(blas, ta, tb, m, n, k, &alpha, half[0], t, a->ld, half[1], t,
-                                    b->ld, &beta, c, CUDA_R_32F, ldc, CUBLAS_COMPUTE_32F,
-                                    CUBLAS_GEMM_DEFAULT),
-                       kernel);
-    return blas_ok(cublasGemmStridedBatchedEx(blas, ta, tb, m, n, k, &alpha, half[0], t, a->ld,
-                                              a->stride, half[1], t, b->ld, b->stride, &beta, c,
-                                              CUDA_R_32F, ldc, stride_c, batch,
-                                              CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
-                   kernel);
+        return scf_cublas_ok(cublasGemmEx(blas, ta, tb, m, n, k, &alpha, half[0], t, a->ld,
+                                          half[1], t, b->ld, &beta, c, CUDA_R_32F, ldc,
+                                          CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
+                             kernel);
+    return scf_cublas_ok(cublasGemmStridedBatchedEx(blas, ta, tb, m, n, k, &alpha, half[0], t,
+                                                    a->ld, a->stride, half[1], t, b->ld,
+                                                    b->stride, &beta, c, CUDA_R_32F, ldc,
+                                                    stride_c, batch, CUBLAS_COMPUTE_32F,
+                                                    CUBLAS_GEMM_DEFAULT),
+                         kernel);
 }
 
 bool scf_cuda_gemm(scf_backend *be, cublasOperation_t ta, cublasOperation_t tb, int m, int n,
@@ -240,12 +256,13 @@ bool scf_cuda_gemm(scf_backend *be, cublasOperation_t ta, cublasOperation_t tb, 
     /* fp32 and tf32: the handle's math mode says which */
     cublasHandle_t blas = scf_cuda_blas(be);
     if (batch == 1)
-        return blas_ok(cublasSgemm(blas, ta, tb, m, n, k, &alpha, a.p, a.ld, b.p, b.ld, &beta, c,
-                                   ldc),
-                       kernel);
-    return blas_ok(cublasSgemmStridedBatched(blas, ta, tb, m, n, k, &alpha, a.p, a.ld, a.stride,
-                                             b.p, b.ld, b.stride, &beta, c, ldc, stride_c, batch),
-                   kernel);
+        return scf_cublas_ok(cublasSgemm(blas, ta, tb, m, n, k, &alpha, a.p, a.ld, b.p, b.ld,
+                                         &beta, c, ldc),
+                             kernel);
+    return scf_cublas_ok(cublasSgemmStridedBatched(blas, ta, tb, m, n, k, &alpha, a.p, a.ld,
+                                                   a.stride, b.p, b.ld, b.stride, &beta, c, ldc,
+                                                   stride_c, batch),
+                         kernel);
 }
 
 /* ---- the backend entries ---- */
@@ -263,13 +280,13 @@ static gboolean cuda_set_precision(scf_backend *be, scf_precision p, GError **er
     }
     if (!is_half(p)) { /* the 16-bit copies are of no more use: give their memory back */
         g_hash_table_remove_all(st->weights);
-        cudaFree(st->scratch);
-        st->scratch = NULL;
-        st->scratch_bytes = 0;
+        scratch_release(be);
     } else if (p != be->precision) { /* bf16 <-> fp16: same size, other bits */
         const uintptr_t all[2] = { 0, UINTPTR_MAX };
         g_hash_table_foreach(st->weights, mark_stale_if_inside, (gpointer)all);
     }
+    if (p != be->precision) /* recordings hold the other precision's products */
+        be->recording_epoch++;
     be->precision = p;
     return TRUE;
 }
@@ -351,7 +368,7 @@ static void wrap_destroy(scf_backend *be)
     void (*destroy)(scf_backend *) = st->base.destroy;
     g_hash_table_destroy(st->weights);
     g_hash_table_destroy(st->sizes);
-    cudaFree(st->scratch);
+    scratch_release(be);
     ((scf_cuda_ctx *)be->ctx)->precision = NULL;
     g_free(st);
     destroy(be);

@@ -20,14 +20,30 @@
  * converted again, into the same buffer, at its next use: once per training
  * step, not once per product), and a free drops the copies inside the freed
  * allocation (its address may come back as another tensor). A kernel that
- * wrote a parameter any other way would leave a stale copy.
+ * wrote a parameter any other way would leave a stale copy. The one such
+ * writer is data-parallel training's NCCL broadcast (core/collective.c),
+ * which fills fresh replicas before their first pass, when they have no
+ * copies; training computes in fp32 anyway (the CLI takes --precision for
+ * generate, compare and bench unet only).
  *
  * The fused attention kernel (inference, head size <= 160) keeps fp32 math
  * in every precision: its products are per-lane dot products in registers,
  * not GEMMs, and a tensor-core version would be a kernel of its own.
  *
- * Conversions run on the cuBLAS handle's stream, so they stay ordered with
- * the products whatever stream the handle is given. */
+ * Conversions run on the backend's stream (scf_cuda_stream), as the
+ * products do, and errors go through scf_cuda_report, so a failure inside a
+ * graph capture fails the capture.
+ *
+ * Graphs (backend.h: graph_begin; core/sampler.c): a recording holds the
+ * addresses of the weight copies and of the scratch, and none of its
+ * conversions of weights. So the copies and the scratch are made and grown
+ * by the plain pass that precedes every recording, with the backend's
+ * alloc; inside a capture a missing or stale copy, or scratch that would
+ * have to grow, fails the capture (the sampler then runs plain launches).
+ * And whatever would make a recording read wrong 16-bit operands advances
+ * be->recording_epoch, so that it is not replayed: a copy going stale (its
+ * weight was written) or being freed, the scratch moving, a change of
+ * precision. */
 #pragma once
 #include "cuda_kernels.h"
 
@@ -53,8 +69,8 @@ static inline scf_cuda_operand scf_cuda_weight(const float *p, int ld)
 
 /* C = alpha op(A) op(B) + beta C for `batch` members (member i of C at
  * c + i * stride_c), m x n x k as in cuBLAS, in be's precision. On failure
- * (a cuBLAS status, scratch that cannot grow) prints a critical message
- * naming `kernel` and returns false; C is then undefined. */
+ * (a cuBLAS status, scratch that cannot grow) reports it naming `kernel`
+ * (scf_cuda_report) and returns false; C is then undefined. */
 bool scf_cuda_gemm(scf_backend *be, cublasOperation_t ta, cublasOperation_t tb, int m, int n,
                    int k, float alpha, scf_cuda_operand a, scf_cuda_operand b, float beta,
                    float *c, int ldc, long long stride_c, int batch, const char *kernel);

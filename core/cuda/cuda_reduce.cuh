@@ -1,36 +1,59 @@
-/* Reductions shared by the CUDA kernel files: warp and block sums, and two
- * reduction kernels over a value functor (a small struct with a __device__
- * operator(), so one kernel serves bias gradients, norm parameters and
- * per-sample dot products).
+/* Reductions shared by the CUDA kernel files: warp and block reductions,
+ * and two reduction kernels over a value functor (a small struct with a
+ * __device__ operator(), so one kernel serves bias gradients, norm
+ * parameters and per-sample dot products).
  *
- * All of them sum in a fixed order (no atomics), so results repeat bit for
- * bit from run to run, and in double: the sums run over up to millions of
- * terms, and the CPU reference sums long runs in double too. */
+ * All of them combine in a fixed order (no atomics), so results repeat bit
+ * for bit from run to run; the sums over many terms run in double: they span
+ * up to millions of terms, and the CPU reference sums long runs in double
+ * too. */
 #pragma once
 #include "cuda_kernels.h"
 
-/* The sum of v over the 32 lanes of a warp, in every lane (butterfly). */
-template <typename T> __device__ __forceinline__ T scf_cuda_warp_sum(T v)
+struct scf_cuda_sum_op {
+    template <class T> __device__ T operator()(T a, T b) const { return a + b; }
+};
+/* as the CPU's softmax compares, so a NaN is dropped the same way */
+struct scf_cuda_max_op {
+    template <class T> __device__ T operator()(T a, T b) const { return b > a ? b : a; }
+};
+
+/* op over the 32 lanes of a warp (butterfly). Every lane gets the same value
+ * for a commutative op such as the sum; scf_cuda_block_reduce broadcasts
+ * lane 0's so that it holds for max's NaN rule too. */
+template <typename T, class Op> __device__ __forceinline__ T scf_cuda_warp_reduce(T v, Op op)
 {
     for (int off = 16; off > 0; off >>= 1)
-        v += __shfl_xor_sync(0xffffffffu, v, off);
+        v = op(v, __shfl_xor_sync(0xffffffffu, v, off));
     return v;
 }
 
-/* The sum of v over a 1-D block, in every thread. blockDim.x must be a
- * multiple of 32 and every thread of the block must call it. */
-template <typename T> __device__ T scf_cuda_block_sum(T v)
+template <typename T> __device__ __forceinline__ T scf_cuda_warp_sum(T v)
+{
+    return scf_cuda_warp_reduce(v, scf_cuda_sum_op());
+}
+
+/* op over a 1-D block, in every thread; identity pads the missing warps.
+ * blockDim.x must be a multiple of 32 (at most 1024) and every thread of
+ * the block must call it. */
+template <typename T, class Op> __device__ T scf_cuda_block_reduce(T v, Op op, T identity)
 {
     __shared__ T part[32];
     const unsigned lane = threadIdx.x & 31u, warp = threadIdx.x >> 5;
     const unsigned nwarps = blockDim.x >> 5;
-    v = scf_cuda_warp_sum(v);
+    v = scf_cuda_warp_reduce(v, op);
     __syncthreads(); /* a previous call's readers are done with part */
     if (lane == 0)
         part[warp] = v;
     __syncthreads();
-    /* every warp adds the partial sums itself: no third barrier to broadcast */
-    return scf_cuda_warp_sum(lane < nwarps ? part[lane] : T(0));
+    /* every warp reduces the partials itself: no third barrier to broadcast */
+    v = scf_cuda_warp_reduce(lane < nwarps ? part[lane] : identity, op);
+    return __shfl_sync(0xffffffffu, v, 0);
+}
+
+template <typename T> __device__ T scf_cuda_block_sum(T v)
+{
+    return scf_cuda_block_reduce(v, scf_cuda_sum_op(), T(0));
 }
 
 /* out[c] += sum over b < nb, i < L of f((b*C + c)*L + i): per-channel sums
@@ -51,12 +74,13 @@ __global__ void scf_cuda_segment_sum_kernel(float *out, int C, int nb, size_t L,
     }
 }
 
-template <typename F> static void scf_cuda_segment_sum(float *out, int C, int nb, size_t L, F f)
+template <typename F>
+static void scf_cuda_segment_sum(scf_backend *be, float *out, int C, int nb, size_t L, F f)
 {
     if (C <= 0)
         return;
     scf_cuda_segment_sum_kernel<<<scf_cuda_blocks((size_t)C * SCF_CUDA_BLOCK, SCF_CUDA_BLOCK),
-                                  SCF_CUDA_BLOCK>>>(out, C, nb, L, f);
+                                  SCF_CUDA_BLOCK, 0, scf_cuda_stream(be)>>>(out, C, nb, L, f);
     SCF_CUDA_CHECK_LAUNCH();
 }
 
@@ -101,12 +125,13 @@ __global__ void scf_cuda_column_sum_kernel(float *out0, float *out1, int M, int 
 }
 
 template <typename F>
-static void scf_cuda_column_sum(float *out0, float *out1, int M, int N, F f)
+static void scf_cuda_column_sum(scf_backend *be, float *out0, float *out1, int M, int N, F f)
 {
     if (N <= 0 || (!out0 && !out1))
         return;
     const dim3 block(32, SCF_CUDA_COLSUM_ROWS);
-    scf_cuda_column_sum_kernel<<<scf_cuda_blocks((size_t)N, 32), block>>>(out0, out1, M, N, f);
+    scf_cuda_column_sum_kernel<<<scf_cuda_blocks((size_t)N, 32), block, 0, scf_cuda_stream(be)>>>(
+        out0, out1, M, N, f);
     SCF_CUDA_CHECK_LAUNCH();
 }
 

@@ -1,7 +1,7 @@
 /* The Philox streams on the GPU: one thread per block of 4 outputs, computed
  * by the same scf_rng_*_block functions (core/rng.h, host and device) as the
  * CPU kernels, so a (seed, offset) gives the same numbers on both. */
-#include "cuda_kernels_b.h"
+#include "cuda_kernels.h"
 #include "../rng.h"
 
 /* Blocks first .. first+blocks-1 of the stream; the first and last may be cut
@@ -24,26 +24,23 @@ __global__ static void rng_kernel(float *out, size_t n, uint64_t seed, uint64_t 
     }
 }
 
-static void rng_fill(float *out, size_t n, uint64_t seed, uint64_t offset, int normal,
-                     const char *kernel)
+static void rng_fill(scf_backend *be, float *out, size_t n, uint64_t seed, uint64_t offset,
+                     int normal)
 {
     if (n == 0)
         return;
     const uint64_t first = offset / 4, last = (offset + n - 1) / 4;
     const uint64_t blocks = last - first + 1;
-    rng_kernel<<<scf_cudab_blocks(blocks, SCF_CUDAB_THREADS), SCF_CUDAB_THREADS>>>(
-        out, n, seed, offset, first, blocks, normal);
-    scf_cudab_check(kernel);
+    rng_kernel<<<SCF_CUDA_GRID(be, blocks)>>>(out, n, seed, offset, first, blocks, normal);
+    SCF_CUDA_CHECK_LAUNCH();
 }
 
 void scf_cuda_rng_normal(scf_backend *be, float *out, size_t n, uint64_t seed, uint64_t offset)
 {
-    (void)be;
-    rng_fill(out, n, seed, offset, 1, "rng_normal");
+    rng_fill(be, out, n, seed, offset, 1);
 }
 
 void scf_cuda_rng_uniform(scf_backend *be, float *out, size_t n, uint64_t seed, uint64_t offset)
 {
-    (void)be;
-    rng_fill(out, n, seed, offset, 0, "rng_uniform");
+    rng_fill(be, out, n, seed, offset, 0);
 }

@@ -3,9 +3,10 @@
  * kernels serve softmax_forward/backward and attention's cuBLAS path, whose
  * score rows are grouped per head and may be causally masked. Matches
  * scf_cpu_softmax_row / _row_backward (core/cpu/kernel_util.h). */
-#include "cuda_kernels_b.h"
+#include "cuda_kernels.h"
+#include "cuda_reduce.cuh"
 
-/* Start of row r in the grouped layout (see cuda_kernels_b.h). */
+/* Start of row r in the grouped layout (see cuda_kernels.h). */
 __device__ static inline size_t row_start(size_t r, int group_rows, size_t group_stride, int N)
 {
     return r / group_rows * group_stride + r % group_rows * (size_t)N;
@@ -16,7 +17,7 @@ __device__ static inline size_t row_start(size_t r, int group_rows, size_t group
 static unsigned row_threads(int N)
 {
     unsigned t = ((unsigned)N + 31) / 32 * 32;
-    return t < 32 ? 32 : (t > SCF_CUDAB_THREADS ? SCF_CUDAB_THREADS : t);
+    return t < 32 ? 32 : (t > SCF_CUDA_BLOCK ? SCF_CUDA_BLOCK : t);
 }
 
 /* Causal rows (attention): query first_query + r % group_rows sees the keys up
@@ -37,8 +38,8 @@ __global__ static void softmax_rows_kernel(float *y, const float *x, size_t rows
         }
         float mx = -INFINITY;
         for (int j = threadIdx.x; j < visible; j += blockDim.x)
-            mx = scf_cudab_max()(mx, xr[j]);
-        mx = scf_cudab_block_reduce(mx, scf_cudab_max(), -INFINITY);
+            mx = scf_cuda_max_op()(mx, xr[j]);
+        mx = scf_cuda_block_reduce(mx, scf_cuda_max_op(), -INFINITY);
         /* each thread rereads and rewrites only its own elements, so y may be x */
         float sum = 0.0f;
         for (int j = threadIdx.x; j < visible; j += blockDim.x) {
@@ -46,7 +47,7 @@ __global__ static void softmax_rows_kernel(float *y, const float *x, size_t rows
             yr[j] = e;
             sum += e;
         }
-        sum = scf_cudab_block_reduce(sum, scf_cudab_sum(), 0.0f);
+        sum = scf_cuda_block_sum(sum);
         const float inv = 1.0f / sum;
         for (int j = threadIdx.x; j < N; j += blockDim.x)
             yr[j] = j < visible ? yr[j] * inv : 0.0f;
@@ -64,7 +65,7 @@ __global__ static void softmax_rows_backward_kernel(float *dx, const float *dy, 
         float dot = 0.0f;
         for (int j = threadIdx.x; j < N; j += blockDim.x)
             dot += dyr[j] * yr[j];
-        dot = scf_cudab_block_reduce(dot, scf_cudab_sum(), 0.0f);
+        dot = scf_cuda_block_sum(dot);
         /* dy is read before dx is written at the same j by the same thread */
         for (int j = threadIdx.x; j < N; j += blockDim.x) {
             const float g = yr[j] * (dyr[j] - dot);
@@ -73,37 +74,38 @@ __global__ static void softmax_rows_backward_kernel(float *dx, const float *dy, 
     }
 }
 
-void scf_cudab_softmax_rows(float *y, const float *x, size_t rows, int group_rows,
-                            size_t group_stride, int N, int causal, int first_query)
+void scf_cuda_softmax_rows(scf_backend *be, float *y, const float *x, size_t rows,
+                           int group_rows, size_t group_stride, int N, int causal,
+                           int first_query)
 {
     if (rows == 0 || N <= 0)
         return;
-    softmax_rows_kernel<<<scf_cudab_blocks(rows, 1), row_threads(N)>>>(
+    softmax_rows_kernel<<<scf_cuda_blocks(rows, 1), row_threads(N), 0, scf_cuda_stream(be)>>>(
         y, x, rows, group_rows, group_stride, N, causal, first_query);
-    scf_cudab_check("softmax");
+    SCF_CUDA_CHECK_LAUNCH();
 }
 
-void scf_cudab_softmax_rows_backward(float *dx, const float *dy, const float *y, size_t rows,
-                                     int group_rows, size_t group_stride, int N, int accumulate)
+void scf_cuda_softmax_rows_backward(scf_backend *be, float *dx, const float *dy,
+                                    const float *y, size_t rows, int group_rows,
+                                    size_t group_stride, int N, int accumulate)
 {
     if (rows == 0 || N <= 0)
         return;
-    softmax_rows_backward_kernel<<<scf_cudab_blocks(rows, 1), row_threads(N)>>>(
-        dx, dy, y, rows, group_rows, group_stride, N, accumulate);
-    scf_cudab_check("softmax_backward");
+    softmax_rows_backward_kernel<<<scf_cuda_blocks(rows, 1), row_threads(N), 0,
+                                   scf_cuda_stream(be)>>>(dx, dy, y, rows, group_rows,
+                                                          group_stride, N, accumulate);
+    SCF_CUDA_CHECK_LAUNCH();
 }
 
 void scf_cuda_softmax_forward(scf_backend *be, float *out, const float *x, int M, int N)
 {
-    (void)be;
-    scf_cudab_softmax_rows(out, x, (size_t)M, M, 0, N, 0, 0);
+    scf_cuda_softmax_rows(be, out, x, (size_t)M, M, 0, N, 0, 0);
 }
 
 void scf_cuda_softmax_backward(scf_backend *be, float *dx, const float *dout,
                                const float *out, int M, int N)
 {
-    (void)be;
     if (!dx)
         return;
-    scf_cudab_softmax_rows_backward(dx, dout, out, (size_t)M, M, 0, N, 1);
+    scf_cuda_softmax_rows_backward(be, dx, dout, out, (size_t)M, M, 0, N, 1);
 }
