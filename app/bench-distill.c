@@ -151,14 +151,6 @@ static gboolean time_case(const char *work, int index, size_t img, scf_backend *
     return r.error == NULL;
 }
 
-/* The 1-minute load average, or -1 where /proc/loadavg is not there. */
-static double load_average(void)
-{
-    g_autofree char *text = NULL;
-    return g_file_get_contents("/proc/loadavg", &text, NULL, NULL) ? g_ascii_strtod(text, NULL)
-                                                                    : -1;
-}
-
 static void add_double(JsonBuilder *b, const char *key, double value)
 {
     json_builder_set_member_name(b, key);
@@ -173,7 +165,7 @@ int scf_bench_distill(int threads, const char *device, const char *python, const
         return SCF_EXIT_RUNTIME;
     threads = scf_get_threads();
     const guint n = G_N_ELEMENTS(cases);
-    double ms[G_N_ELEMENTS(cases)] = { 0 }, load_before = load_average();
+    double ms[G_N_ELEMENTS(cases)] = { 0 }, load_before = scf_bench_load_average();
     scf_distill_config defaults;
     scf_distill_config_defaults(&defaults);
     const int batch = defaults.batch_size;
@@ -209,7 +201,7 @@ int scf_bench_distill(int threads, const char *device, const char *python, const
                                                        threads, min_s, &why) : NULL;
     if (!torch && why)
         fprintf(stderr, "scflow bench: %s\n", why);
-    double load_after = load_average();
+    double load_after = scf_bench_load_average();
     if (work)
         remove_tree(work);
     if (!ok) {

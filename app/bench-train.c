@@ -119,17 +119,6 @@ static gboolean time_ours(scf_backend *be, const char *config_path, double min_s
     return ok;
 }
 
-/* The 1-, 5- and 15-minute load averages: the machine may be shared. */
-static char *load_average(void)
-{
-    g_autofree char *text = NULL;
-    if (!g_file_get_contents("/proc/loadavg", &text, NULL, NULL))
-        return g_strdup("unknown");
-    g_auto(GStrv) fields = g_strsplit(g_strstrip(text), " ", 4);
-    return g_strv_length(fields) >= 3 ? g_strjoin(" ", fields[0], fields[1], fields[2], NULL)
-                                       : g_strdup("unknown");
-}
-
 static void add_timing(JsonBuilder *b, const char *member, const scf_bench_timing *t, int batch)
 {
     json_builder_set_member_name(b, member);
@@ -191,7 +180,7 @@ int scf_bench_train(int threads, const char *device, const char *python, const c
     threads = scf_get_threads();
     g_autofree char *config_path = g_build_filename(SCF_SOURCE_DATADIR, CONFIG_FILE, NULL);
     g_autofree char *config_json = NULL;
-    g_autofree char *load_before = load_average();
+    double load_before = scf_bench_load_average();
     g_autoptr(GError) error = NULL;
     scf_bench_timing ours = { 0 }, torch = { 0 };
     int batch = 0;
@@ -216,7 +205,7 @@ int scf_bench_train(int threads, const char *device, const char *python, const c
             fprintf(stderr, "scflow bench: %s\n", why);
         }
     }
-    g_autofree char *load_after = load_average();
+    double load_after = scf_bench_load_average();
 
     JsonBuilder *b = json_builder_new();
     json_builder_begin_object(b);
@@ -231,9 +220,9 @@ int scf_bench_train(int threads, const char *device, const char *python, const c
     json_builder_set_member_name(b, "batch");
     json_builder_add_int_value(b, batch);
     json_builder_set_member_name(b, "load_average_before");
-    json_builder_add_string_value(b, load_before);
+    json_builder_add_double_value(b, load_before);
     json_builder_set_member_name(b, "load_average_after");
-    json_builder_add_string_value(b, load_after);
+    json_builder_add_double_value(b, load_after);
     add_timing(b, "scflow", &ours, batch);
     if (have_torch) {
         add_timing(b, "pytorch", &torch, batch);
@@ -256,7 +245,7 @@ int scf_bench_train(int threads, const char *device, const char *python, const c
                "(above 1: scflow is faster)\n", torch.best_ms / ours.best_ms,
                torch.median_ms / ours.median_ms);
     }
-    printf("load average (1, 5, 15 min): %s before, %s after\n", load_before, load_after);
+    printf("load average (1 min): %.2f before, %.2f after\n", load_before, load_after);
     scf_backend_free(be);
     if (!scf_bench_write(out_path, root))
         return SCF_EXIT_RUNTIME;

@@ -109,3 +109,10 @@ gboolean scf_bench_write(const char *path, JsonNode *root)
     }
     return TRUE;
 }
+
+double scf_bench_load_average(void)
+{
+    g_autofree char *text = NULL;
+    return g_file_get_contents("/proc/loadavg", &text, NULL, NULL) ? g_ascii_strtod(text, NULL)
+                                                                    : -1;
+}

@@ -33,4 +33,8 @@ JsonArray *scf_bench_python(const char *python, const char *script, JsonNode *sp
 char *scf_bench_default_python(void);
 
 /* Writes root as pretty JSON to path, creating its folder; prints errors. */
+/* The 1-minute load average (-1 where /proc/loadavg is not there): results
+ * record it, since timings on a shared machine mean little without it. */
+double scf_bench_load_average(void);
+
 gboolean scf_bench_write(const char *path, JsonNode *root);
