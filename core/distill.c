@@ -634,9 +634,13 @@ static gboolean iteration(scf_distiller *d, scf_collective *coll, int rank,
     }
     if (!v_t)
         return scf_graph_check(g, error);
+    /* terms off or still warming up cost nothing: their passes are skipped */
+    const gboolean inv_on = c->bidirectional && d->step >= c->warmup_inv && c->w_inv > 0;
+    const gboolean reflow_on = c->reflow && d->step >= c->warmup_reflow && c->w_reflow > 0;
+    const gboolean adv_on = c->gan && d->step >= c->warmup_adv && c->w_adv > 0;
     float *x_dn = combine(d, g, xt, NULL, v_t->value.data, d->dn);
-    float *x_up = combine(d, g, xt, NULL, v_t->value.data, d->up);
-    if (!x_dn || !x_up)
+    float *x_up = inv_on ? combine(d, g, xt, NULL, v_t->value.data, d->up) : NULL;
+    if (!x_dn || (inv_on && !x_up))
         return scf_graph_check(g, error);
 
     /* 4. targets from the target EMA, no gradient; truncation near the data */
@@ -644,11 +648,11 @@ static gboolean iteration(scf_distiller *d, scf_collective *coll, int rank,
     scf_params_swap_data(sp, &d->target);
     scf_params_set_trainable(sp, FALSE);
     scf_var *y_dn = readout(d->student, g, wrap_images(d, g, x_dn), wrap_times(d, g, d->tau_dn), ctx);
-    scf_var *y_up = c->bidirectional
+    scf_var *y_up = inv_on
         ? readout(d->student, g, wrap_images(d, g, x_up), wrap_times(d, g, d->tau_up), ctx) : NULL;
     scf_params_set_trainable(sp, TRUE);
     scf_params_swap_data(sp, &d->target);
-    if (!y_dn || (c->bidirectional && !y_up))
+    if (!y_dn || (inv_on && !y_up))
         return scf_graph_check(g, error);
     for (int b = 0; b < B; b++)
         if (truncate[b])
@@ -659,17 +663,18 @@ static gboolean iteration(scf_distiller *d, scf_collective *coll, int rank,
     scf_var *f_cur = readout(d->student, g, x_tau, tau, ctx);
     scf_var *l_con = scf_pseudo_huber(g, f_cur, y_dn, (float)c->huber_c);
     scf_var *loss = l_con;
-    const gboolean inv_on = c->bidirectional && d->step >= c->warmup_inv && c->w_inv > 0;
     scf_var *l_inv = inv_on ? scf_pseudo_huber(g, f_cur, y_up, (float)c->huber_c) : NULL;
     if (l_inv)
         loss = scf_add(g, loss, scf_scale(g, l_inv, (float)c->w_inv));
 
-    /* 7. self-correction on the student's own one-step sample */
-    const gboolean reflow_on = c->reflow && d->step >= c->warmup_reflow && c->w_reflow > 0;
-    const gboolean adv_on = c->gan && d->step >= c->warmup_adv && c->w_adv > 0;
+    /* 7. self-correction on the student's own one-step sample; only the
+     * generator loss differentiates through it, reflow takes a copy */
     scf_var *x_hat = NULL, *l_reflow = NULL, *l_adv = NULL;
-    if (reflow_on || adv_on)
+    if (reflow_on || adv_on) {
+        scf_params_set_trainable(sp, adv_on);
         x_hat = readout(d->student, g, wrap_images(d, g, d->eps), wrap_times(d, g, d->ones), ctx);
+        scf_params_set_trainable(sp, TRUE);
+    }
     if (reflow_on && x_hat) {
         float *x_hat_sg = scratch_copy(d, g, x_hat->value.data);
         float *x_tilde = x_hat_sg ? combine(d, g, d->eps, d->tau, x_hat_sg, d->omt) : NULL;

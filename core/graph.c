@@ -274,19 +274,64 @@ static float *saved_alloc(scf_graph *g, size_t n)
     return chain_alloc(g, &g->values, n * sizeof(float));
 }
 
-/* The gradient buffer of v (its base's, for views), zeroed on first use. */
-static float *grad_of(scf_graph *g, scf_var *v)
+static scf_var *base_of(scf_var *v)
 {
+    return v->view_of ? v->view_of : v;
+}
+
+/* The gradient buffer of v (its base's, for views). *fresh tells whether it
+ * was allocated just now: its contents are then undefined, and the caller
+ * must store into it rather than accumulate. */
+static float *grad_buffer(scf_graph *g, scf_var *v, gboolean *fresh)
+{
+    *fresh = FALSE;
     if (!v || !v->requires_grad)
         return NULL;
-    scf_var *base = v->view_of ? v->view_of : v;
+    scf_var *base = base_of(v);
     if (!base->grad) {
-        size_t bytes = numel(base) * sizeof(float);
-        base->grad = chain_alloc(g, &g->grads, bytes);
-        if (base->grad)
-            g->be->zero(g->be, base->grad, bytes);
+        base->grad = chain_alloc(g, &g->grads, numel(base) * sizeof(float));
+        *fresh = base->grad != NULL;
     }
     return base->grad;
+}
+
+/* The gradient buffer of v, zeroed on first use: kernels accumulate. */
+static float *grad_of(scf_graph *g, scf_var *v)
+{
+    gboolean fresh;
+    float *grad = grad_buffer(g, v, &fresh);
+    if (fresh)
+        g->be->zero(g->be, grad, numel(base_of(v)) * sizeof(float));
+    return grad;
+}
+
+/* Adds scale * dout, which has v's size, into v's gradient. Where that is
+ * v's first gradient and take is set, v takes dout's buffer itself (scaled
+ * in place) instead of a zeroed one: the tape runs backward, so the op that
+ * produced dout is done with it, and only parameters, whose gradients live
+ * elsewhere, and leaves are read after the pass. Residual connections then
+ * cost no gradient memory traffic. */
+static void grad_add(scf_graph *g, scf_var *v, float *dout, float scale, gboolean take)
+{
+    if (!v || !v->requires_grad)
+        return;
+    scf_var *base = base_of(v);
+    if (!base->grad && take) {
+        if (scale != 1.0f)
+            g->be->scale(g->be, dout, dout, scale, numel(v));
+        base->grad = dout;
+        return;
+    }
+    gboolean fresh;
+    float *grad = grad_buffer(g, v, &fresh);
+    if (!grad)
+        return;
+    if (fresh && scale == 1.0f)
+        g->be->copy(g->be, grad, dout, numel(v) * sizeof(float));
+    else if (fresh)
+        g->be->scale(g->be, grad, dout, scale, numel(v));
+    else
+        g->be->axpy(g->be, grad, dout, scale, numel(v));
 }
 
 static scf_var *out_like(scf_graph *g, int ndim, const int64_t *shape)
@@ -735,7 +780,7 @@ float scf_graph_scalar(scf_graph *g, scf_var *x)
 
 /* ---- backward ---- */
 
-static void node_backward(scf_graph *g, node *n, const float *dout)
+static void node_backward(scf_graph *g, node *n, float *dout)
 {
     scf_backend *be = g->be;
     scf_var *a = n->in[0], *b = n->in[1], *c = n->in[2];
@@ -778,29 +823,31 @@ static void node_backward(scf_graph *g, node *n, const float *dout)
     case OP_CONCAT:
         be->concat_backward(be, grad_of(g, a), grad_of(g, b), dout, d[0], d[1], d[2], d[3]);
         break;
-    case OP_TRANSPOSE:
+    case OP_TRANSPOSE: {
         /* out[B,C,R] -> dx[B,R,C] */
-        if (a->requires_grad)
-            be->transpose(be, grad_of(g, a), dout, d[0], d[2], d[1], 1);
+        gboolean fresh;
+        float *dx = grad_buffer(g, a, &fresh);
+        if (dx)
+            be->transpose(be, dx, dout, d[0], d[2], d[1], !fresh);
         break;
+    }
     case OP_ADD:
-        if (a->requires_grad)
-            be->axpy(be, grad_of(g, a), dout, 1.0f, numel(a));
-        if (b->requires_grad)
-            be->axpy(be, grad_of(g, b), dout, 1.0f, numel(b));
+        /* one of them may take dout's buffer; b reads it before anything
+         * adds into it (or adds it to itself when b is a) */
+        grad_add(g, a, dout, 1.0f, TRUE);
+        grad_add(g, b, dout, 1.0f, !a->requires_grad || base_of(a)->grad != dout);
         break;
     case OP_MUL:
         be->mul_backward(be, grad_of(g, a), grad_of(g, b), dout, a->value.data, b->value.data,
                          numel(a));
         break;
     case OP_SCALE:
-        be->axpy(be, grad_of(g, a), dout, n->f, numel(a));
+        grad_add(g, a, dout, n->f, TRUE);
         break;
     case OP_ADD_CHANNEL:
-        if (a->requires_grad)
-            be->axpy(be, grad_of(g, a), dout, 1.0f, numel(a));
         if (b->requires_grad)
             be->add_channel_backward(be, grad_of(g, b), dout, d[0], d[1], d[2]);
+        grad_add(g, a, dout, 1.0f, TRUE);
         break;
     case OP_BATCH_SCALE:
         be->batch_scale_backward(be, grad_of(g, a), grad_of(g, b), dout, a->value.data,

@@ -51,10 +51,24 @@ static void linear_backward(void *p, float *const *g)
                         c->M, c->K, c->N);
 }
 
+/* A few rows run as one product; hundreds are split between the threads,
+ * whose weight-gradient partial sums are then added. */
+typedef struct {
+    const char *path;
+    int M, K, N, bias;
+} linear_case;
+
+static const linear_case linear_cases[] = {
+    { "/dense/linear/bias", 5, 7, 3, 1 },
+    { "/dense/linear/nobias", 5, 7, 3, 0 },
+    { "/dense/linear/row-split", 300, 33, 17, 1 },
+};
+
 static void test_linear(gconstpointer data)
 {
-    const gboolean bias = GPOINTER_TO_INT(data);
-    linear_ctx c = { .M = 5, .K = 7, .N = 3 };
+    const linear_case *lc = data;
+    const gboolean bias = lc->bias;
+    linear_ctx c = { .M = lc->M, .K = lc->K, .N = lc->N };
     c.in = chk_random((size_t)c.M * c.K, -1, 1, 1);
     c.w = chk_random((size_t)c.N * c.K, -1, 1, 2);
     c.b = bias ? chk_random(c.N, -1, 1, 3) : NULL;
@@ -91,7 +105,9 @@ typedef struct {
  * whose column gradients overlap in din (Cin = 16 at 32x32 is more than one
  * band's workspace budget), and a single image (split into bands so that two
  * threads share it; backward then runs on one thread). 1x1 stride 1 skips
- * im2col. */
+ * im2col. Stride-1 "same" convolutions with 16 or more input channels take
+ * din as the convolution of dout by the flipped weights (the -adjoint cases,
+ * "banded" too); the others scatter columns back. */
 static const conv_case conv_cases[] = {
     { "/dense/conv2d/1x1-s1",               2, 3, 5, 4, 4, 1, 1, 0, 1 },
     { "/dense/conv2d/1x1-s1-nobias",        2, 3, 5, 4, 4, 1, 1, 0, 0 },
@@ -103,6 +119,9 @@ static const conv_case conv_cases[] = {
     { "/dense/conv2d/3x3-s2-p1-even",       3, 2, 6, 8, 3, 3, 2, 1, 0 },
     { "/dense/conv2d/3x3-s2-p1-one-image",  1, 3, 9, 9, 2, 3, 2, 1, 1 },
     { "/dense/conv2d/5x5-s1-p2",            2, 2, 6, 6, 3, 5, 1, 2, 1 },
+    { "/dense/conv2d/3x3-s1-p1-adjoint",    3, 24, 5, 7, 6, 3, 1, 1, 1 },
+    { "/dense/conv2d/5x5-s1-p2-adjoint",    2, 16, 7, 6, 5, 5, 1, 2, 0 },
+    { "/dense/conv2d/3x3-adjoint-one-image", 1, 17, 9, 8, 3, 3, 1, 1, 1 },
 };
 
 typedef struct {
@@ -332,8 +351,8 @@ static void test_layer_norm(void)
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
-    g_test_add_data_func("/dense/linear/bias", GINT_TO_POINTER(1), test_linear);
-    g_test_add_data_func("/dense/linear/nobias", GINT_TO_POINTER(0), test_linear);
+    for (size_t i = 0; i < G_N_ELEMENTS(linear_cases); i++)
+        g_test_add_data_func(linear_cases[i].path, &linear_cases[i], test_linear);
     for (size_t i = 0; i < G_N_ELEMENTS(conv_cases); i++)
         g_test_add_data_func(conv_cases[i].path, &conv_cases[i], test_conv2d);
     g_test_add_data_func("/dense/group-norm/plain", GINT_TO_POINTER(0), test_group_norm);

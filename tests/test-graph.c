@@ -204,10 +204,50 @@ static void test_shape_error_is_sticky_and_named(void)
     net_free(&n);
 }
 
+/* Pass-through ops (add, scale, add_channel's input) hand their output's
+ * gradient buffer on instead of adding it into a zeroed one: a self-add, a
+ * leaf that takes a buffer and then gets more added into it, the second
+ * input of an add when the first took the buffer, and when the first needs
+ * no gradient. With c constant, q = c + 3 (x + 2 x w) and L = mean((q - t)^2):
+ * dL/dx = g 3 (1 + 2w), dL/dw = g 6 x with g = 2 (q - t) / n. */
+static void test_gradient_buffers_passed_on(void)
+{
+    enum { N = 4096 };
+    g_autofree float *xv = chk_random(N, -1, 1, 31);
+    g_autofree float *wv = chk_random(N, -1, 1, 32);
+    g_autofree float *cv = chk_random(N, -1, 1, 33);
+    g_autofree float *tv = chk_random(N, -1, 1, 34);
+    g_autofree float *wgrad = g_new0(float, N);
+    scf_graph *g = scf_graph_new(chk_cpu());
+    scf_var w = scf_param((scf_tensor){ wv, 1, { N } }, wgrad, TRUE);
+    scf_var *x = scf_graph_wrap(g, (scf_tensor){ xv, 1, { N } });
+    x->requires_grad = TRUE;
+    scf_var *xw = scf_mul(g, x, &w);
+    scf_var *z = scf_add(g, xw, xw);
+    scf_var *v = scf_scale(g, scf_add(g, x, z), 3.0f);
+    scf_var *q = scf_add(g, scf_graph_wrap(g, (scf_tensor){ cv, 1, { N } }), v);
+    scf_graph_backward(g, scf_mse(g, q, scf_graph_wrap(g, (scf_tensor){ tv, 1, { N } })));
+    g_assert_true(scf_graph_check(g, NULL));
+    g_autofree float *want_x = g_new(float, N);
+    g_autofree float *want_w = g_new(float, N);
+    for (int i = 0; i < N; i++) {
+        double qi = cv[i] + 3.0 * ((double)xv[i] + 2.0 * xv[i] * wv[i]);
+        double gi = 2.0 * (qi - tv[i]) / N;
+        want_x[i] = (float)(gi * 3.0 * (1.0 + 2.0 * wv[i]));
+        want_w[i] = (float)(gi * 6.0 * xv[i]);
+    }
+    /* a few fp32 roundings per element (worst seen 9e-8); a buffer taken
+     * twice or a term dropped is off by O(1) */
+    g_assert_true(chk_close("dL/dx", x->grad, want_x, N, 1e-6));
+    g_assert_true(chk_close("dL/dw", wgrad, want_w, N, 1e-6));
+    scf_graph_free(g);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/graph/end-to-end-gradients", test_end_to_end_gradients);
+    g_test_add_func("/graph/gradient-buffers-passed-on", test_gradient_buffers_passed_on);
     g_test_add_func("/graph/frozen-params-record-nothing", test_frozen_params_record_nothing);
     g_test_add_func("/graph/memory-settles", test_memory_settles_after_first_pass);
     g_test_add_func("/graph/shape-error", test_shape_error_is_sticky_and_named);

@@ -672,6 +672,29 @@ static void test_elementwise_values(void)
     g_assert_cmpfloat(be->sum_squares(be, a, 0), ==, 0.0);
 }
 
+/* copy and zero split large buffers between the threads in 256 KiB chunks:
+ * a size that is no multiple of the chunk (nor of a float) must come out
+ * whole, and the bytes just past it untouched. */
+static void test_copy_zero_large(void)
+{
+    const size_t bytes = ((size_t)5 << 19) + 6, guard = 64;
+    g_autofree uint8_t *src = g_new(uint8_t, bytes);
+    g_autofree uint8_t *dst = g_new(uint8_t, bytes + guard);
+    for (size_t i = 0; i < bytes; i++)
+        src[i] = (uint8_t)(i * 2654435761u >> 24);
+    memset(dst, 0xA5, bytes + guard);
+    scf_backend *be = chk_cpu();
+    be->copy(be, dst, src, bytes);
+    g_assert_cmpmem(dst, bytes, src, bytes);
+    for (size_t i = bytes; i < bytes + guard; i++)
+        g_assert_cmpuint(dst[i], ==, 0xA5);
+    be->zero(be, dst, bytes);
+    for (size_t i = 0; i < bytes; i++)
+        g_assert_cmpuint(dst[i], ==, 0);
+    for (size_t i = bytes; i < bytes + guard; i++)
+        g_assert_cmpuint(dst[i], ==, 0xA5);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -689,5 +712,6 @@ int main(int argc, char **argv)
     g_test_add_func("/ops/mul/grad", test_mul_grad);
     g_test_add_func("/ops/add-channel", test_add_channel);
     g_test_add_func("/ops/elementwise/values", test_elementwise_values);
+    g_test_add_func("/ops/copy-zero-large", test_copy_zero_large);
     return g_test_run();
 }

@@ -185,6 +185,10 @@ def iteration(st, draws, cfg, step):
     ps = lambda s, x: per_sample(s, x)
     scale = st.time_scale
     out = {}
+    # terms off or still warming up cost nothing, as in core/distill.c
+    inv_on = cfg["bidirectional"] and step >= cfg["warmup_inv"] and cfg["w_inv"] > 0
+    reflow_on = cfg["reflow"] and step >= cfg["warmup_reflow"] and cfg["w_reflow"] > 0
+    adv_on = cfg["gan"] and step >= cfg["warmup_adv"] and cfg["w_adv"] > 0
 
     with torch.no_grad():
         ctx = st.text(input_ids=draws["ids"]).last_hidden_state
@@ -196,10 +200,11 @@ def iteration(st, draws, cfg, step):
             ctx0 = st.text(input_ids=draws["ids_empty"]).last_hidden_state
             v_t = (1.0 - w) * velocity(st.teacher, xt, tau, ctx0, scale) + w * v_t
         x_dn = xt + ps(ts["dn"], v_t) * v_t
-        x_up = xt + ps(ts["up"], v_t) * v_t
         # 4. targets from the target EMA; truncation near the data
         y_dn = readout(st.target, x_dn, ts["tdn"], ctx, scale)
-        y_up = readout(st.target, x_up, ts["tup"], ctx, scale)
+        if inv_on:
+            x_up = xt + ps(ts["up"], v_t) * v_t
+            y_up = readout(st.target, x_up, ts["tup"], ctx, scale)
         y_dn[ts["truncate"]] = x0[ts["truncate"]]
 
     # 5-6. consistency and bidirectional losses
@@ -207,16 +212,15 @@ def iteration(st, draws, cfg, step):
     l_con = pseudo_huber(f_cur, y_dn, cfg["huber_c"])
     loss = l_con
     out["con"] = l_con
-    inv_on = cfg["bidirectional"] and step >= cfg["warmup_inv"] and cfg["w_inv"] > 0
-    reflow_on = cfg["reflow"] and step >= cfg["warmup_reflow"] and cfg["w_reflow"] > 0
-    adv_on = cfg["gan"] and step >= cfg["warmup_adv"] and cfg["w_adv"] > 0
     if inv_on:
         out["inv"] = pseudo_huber(f_cur, y_up, cfg["huber_c"])
         loss = loss + cfg["w_inv"] * out["inv"]
 
-    # 7. self-correction on the student's own one-step sample
+    # 7. self-correction on the student's own one-step sample; only the
+    # generator loss differentiates through it, reflow takes a copy
     if reflow_on or adv_on:
-        x_hat = readout(st.student, eps, torch.ones_like(tau), ctx, scale)
+        with torch.set_grad_enabled(adv_on):
+            x_hat = readout(st.student, eps, torch.ones_like(tau), ctx, scale)
     if reflow_on:
         x_hat_sg = x_hat.detach()
         x_tilde = ps(tau, eps) * eps + ps(omt, x_hat_sg) * x_hat_sg

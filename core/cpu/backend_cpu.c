@@ -20,16 +20,32 @@ static void cpu_free(scf_backend *be, void *ptr)
     free(ptr);
 }
 
+/* Large copies and fills (activation gradients are zeroed before backward
+ * kernels add into them, tens of MiB a step) are split between the threads:
+ * one core alone does not reach the memory bandwidth. */
+#define SPLIT_BYTES ((size_t)1 << 20)
+#define SPLIT_CHUNK ((size_t)256 << 10)
+
 static void cpu_copy(scf_backend *be, void *dst, const void *src, size_t bytes)
 {
     (void)be;
-    memcpy(dst, src, bytes);
+    const size_t chunks = (bytes + SPLIT_CHUNK - 1) / SPLIT_CHUNK;
+    #pragma omp parallel for schedule(static) if (bytes >= SPLIT_BYTES)
+    for (size_t c = 0; c < chunks; c++) {
+        const size_t at = c * SPLIT_CHUNK;
+        memcpy((char *)dst + at, (const char *)src + at, MIN(SPLIT_CHUNK, bytes - at));
+    }
 }
 
 static void cpu_zero(scf_backend *be, void *dst, size_t bytes)
 {
     (void)be;
-    memset(dst, 0, bytes);
+    const size_t chunks = (bytes + SPLIT_CHUNK - 1) / SPLIT_CHUNK;
+    #pragma omp parallel for schedule(static) if (bytes >= SPLIT_BYTES)
+    for (size_t c = 0; c < chunks; c++) {
+        const size_t at = c * SPLIT_CHUNK;
+        memset((char *)dst + at, 0, MIN(SPLIT_CHUNK, bytes - at));
+    }
 }
 
 static void cpu_synchronize(scf_backend *be)
