@@ -151,12 +151,6 @@ static gboolean time_case(const char *work, int index, size_t img, scf_backend *
     return r.error == NULL;
 }
 
-static void add_double(JsonBuilder *b, const char *key, double value)
-{
-    json_builder_set_member_name(b, key);
-    json_builder_add_double_value(b, value);
-}
-
 int scf_bench_distill(int threads, const char *device, const char *python, const char *out_path,
                       double min_s)
 {
@@ -187,10 +181,8 @@ int scf_bench_distill(int threads, const char *device, const char *python, const
         g_autofree char *teacher = g_build_filename(work, "teacher", SCF_MODEL_CONFIG, NULL);
         g_autofree char *run = g_strdup_printf("%s/run-%u/run.json", work, i);
         json_builder_begin_object(spec);
-        json_builder_set_member_name(spec, "teacher");
-        json_builder_add_string_value(spec, teacher);
-        json_builder_set_member_name(spec, "run");
-        json_builder_add_string_value(spec, run);
+        scf_bench_add_string(spec, "teacher", teacher);
+        scf_bench_add_string(spec, "run", run);
         json_builder_end_object(spec);
     }
     json_builder_end_array(spec);
@@ -201,7 +193,6 @@ int scf_bench_distill(int threads, const char *device, const char *python, const
                                                        threads, min_s, &why) : NULL;
     if (!torch && why)
         fprintf(stderr, "scflow bench: %s\n", why);
-    double load_after = scf_bench_load_average();
     if (work)
         remove_tree(work);
     if (!ok) {
@@ -210,18 +201,9 @@ int scf_bench_distill(int threads, const char *device, const char *python, const
         return SCF_EXIT_RUNTIME;
     }
 
-    JsonBuilder *b = json_builder_new();
-    json_builder_begin_object(b);
-    json_builder_set_member_name(b, "device");
-    json_builder_add_string_value(b, be->name);
-    json_builder_set_member_name(b, "threads");
-    json_builder_add_int_value(b, threads);
-    json_builder_set_member_name(b, "teacher");
-    json_builder_add_string_value(b, TEACHER_CONFIG);
-    json_builder_set_member_name(b, "batch");
-    json_builder_add_int_value(b, batch);
-    add_double(b, "load_average_before", load_before);
-    add_double(b, "load_average_after", load_after);
+    JsonBuilder *b = scf_bench_result_begin(be->name, threads, load_before);
+    scf_bench_add_string(b, "teacher", TEACHER_CONFIG);
+    scf_bench_add_int(b, "batch", batch);
     json_builder_set_member_name(b, "cases");
     json_builder_begin_array(b);
     printf("\n%-40s %5s %10s %8s %10s %8s %7s\n", "SCFlow iteration (emoji-32 teacher)", "batch",
@@ -237,27 +219,24 @@ int scf_bench_distill(int threads, const char *device, const char *python, const
         printf("%-40s %5d %10.0f %8.3f %10s %8s %7s\n", cases[i].phase, batch, ms[i], 1e3 / ms[i],
                tcol, tits, rcol);
         json_builder_begin_object(b);
-        json_builder_set_member_name(b, "phase");
-        json_builder_add_string_value(b, cases[i].phase);
-        add_double(b, "ms", ms[i]);
-        add_double(b, "iterations_per_s", 1e3 / ms[i]);
+        scf_bench_add_string(b, "phase", cases[i].phase);
+        scf_bench_add_double(b, "ms", ms[i]);
+        scf_bench_add_double(b, "iterations_per_s", 1e3 / ms[i]);
         if (torch) {
-            add_double(b, "torch_ms", tms);
-            add_double(b, "torch_iterations_per_s", 1e3 / tms);
-            add_double(b, "speed_ratio_vs_torch", tms / ms[i]);
+            scf_bench_add_double(b, "torch_ms", tms);
+            scf_bench_add_double(b, "torch_iterations_per_s", 1e3 / tms);
+            scf_bench_add_double(b, "speed_ratio_vs_torch", tms / ms[i]);
         }
         json_builder_end_object(b);
     }
     json_builder_end_array(b);
-    json_builder_end_object(b);
-    g_autoptr(JsonNode) root = json_builder_get_root(b);
-    g_object_unref(b);
     if (torch)
         json_array_unref(torch);
     scf_backend_free(be);
-    if (!scf_bench_write(out_path, root))
-        return SCF_EXIT_RUNTIME;
     printf("\nratio = PyTorch time / scflow time (above 1: scflow is faster; the goal is 1.5); "
-           "load average %.2f before, %.2f after\nwrote %s\n", load_before, load_after, out_path);
+           "load average %.2f before, %.2f after\n", load_before, scf_bench_load_average());
+    if (!scf_bench_result_finish(b, out_path))
+        return SCF_EXIT_RUNTIME;
+    printf("wrote %s\n", out_path);
     return SCF_EXIT_OK;
 }

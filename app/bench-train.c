@@ -123,16 +123,11 @@ static void add_timing(JsonBuilder *b, const char *member, const scf_bench_timin
 {
     json_builder_set_member_name(b, member);
     json_builder_begin_object(b);
-    json_builder_set_member_name(b, "best_ms");
-    json_builder_add_double_value(b, t->best_ms);
-    json_builder_set_member_name(b, "median_ms");
-    json_builder_add_double_value(b, t->median_ms);
-    json_builder_set_member_name(b, "runs");
-    json_builder_add_int_value(b, t->runs);
-    json_builder_set_member_name(b, "images_per_s");
-    json_builder_add_double_value(b, batch / (t->best_ms * 1e-3));
-    json_builder_set_member_name(b, "images_per_s_median");
-    json_builder_add_double_value(b, batch / (t->median_ms * 1e-3));
+    scf_bench_add_double(b, "best_ms", t->best_ms);
+    scf_bench_add_double(b, "median_ms", t->median_ms);
+    scf_bench_add_int(b, "runs", t->runs);
+    scf_bench_add_double(b, "images_per_s", batch / (t->best_ms * 1e-3));
+    scf_bench_add_double(b, "images_per_s_median", batch / (t->median_ms * 1e-3));
     json_builder_end_object(b);
 }
 
@@ -149,14 +144,10 @@ static JsonNode *torch_spec(const char *config_json, int batch)
     JsonBuilder *b = json_builder_new();
     json_builder_begin_array(b);
     json_builder_begin_object(b);
-    json_builder_set_member_name(b, "config");
-    json_builder_add_string_value(b, config_json);
-    json_builder_set_member_name(b, "batch");
-    json_builder_add_int_value(b, batch);
-    json_builder_set_member_name(b, "warmup");
-    json_builder_add_int_value(b, WARMUP);
-    json_builder_set_member_name(b, "min_runs");
-    json_builder_add_int_value(b, MIN_RUNS);
+    scf_bench_add_string(b, "config", config_json);
+    scf_bench_add_int(b, "batch", batch);
+    scf_bench_add_int(b, "warmup", WARMUP);
+    scf_bench_add_int(b, "min_runs", MIN_RUNS);
     json_builder_end_object(b);
     json_builder_end_array(b);
     JsonNode *root = json_builder_get_root(b);
@@ -205,35 +196,15 @@ int scf_bench_train(int threads, const char *device, const char *python, const c
             fprintf(stderr, "scflow bench: %s\n", why);
         }
     }
-    double load_after = scf_bench_load_average();
-
-    JsonBuilder *b = json_builder_new();
-    json_builder_begin_object(b);
-    json_builder_set_member_name(b, "version");
-    json_builder_add_string_value(b, SCF_VERSION);
-    json_builder_set_member_name(b, "device");
-    json_builder_add_string_value(b, be->name);
-    json_builder_set_member_name(b, "threads");
-    json_builder_add_int_value(b, threads);
-    json_builder_set_member_name(b, "config");
-    json_builder_add_string_value(b, "data/" CONFIG_FILE);
-    json_builder_set_member_name(b, "batch");
-    json_builder_add_int_value(b, batch);
-    json_builder_set_member_name(b, "load_average_before");
-    json_builder_add_double_value(b, load_before);
-    json_builder_set_member_name(b, "load_average_after");
-    json_builder_add_double_value(b, load_after);
+    JsonBuilder *b = scf_bench_result_begin(be->name, threads, load_before);
+    scf_bench_add_string(b, "config", "data/" CONFIG_FILE);
+    scf_bench_add_int(b, "batch", batch);
     add_timing(b, "scflow", &ours, batch);
     if (have_torch) {
         add_timing(b, "pytorch", &torch, batch);
-        json_builder_set_member_name(b, "speed_ratio_vs_pytorch");
-        json_builder_add_double_value(b, torch.best_ms / ours.best_ms);
-        json_builder_set_member_name(b, "speed_ratio_vs_pytorch_median");
-        json_builder_add_double_value(b, torch.median_ms / ours.median_ms);
+        scf_bench_add_double(b, "speed_ratio_vs_pytorch", torch.best_ms / ours.best_ms);
+        scf_bench_add_double(b, "speed_ratio_vs_pytorch_median", torch.median_ms / ours.median_ms);
     }
-    json_builder_end_object(b);
-    g_autoptr(JsonNode) root = json_builder_get_root(b);
-    g_object_unref(b);
 
     printf("\nTeacher training step, %s, batch %d, %d thread(s)\n", CONFIG_FILE, batch, threads);
     printf("%-10s %10s %10s %5s %12s %12s\n", "", "best ms", "median ms", "runs", "images/s",
@@ -245,9 +216,10 @@ int scf_bench_train(int threads, const char *device, const char *python, const c
                "(above 1: scflow is faster)\n", torch.best_ms / ours.best_ms,
                torch.median_ms / ours.median_ms);
     }
-    printf("load average (1 min): %.2f before, %.2f after\n", load_before, load_after);
+    printf("load average (1 min): %.2f before, %.2f after\n", load_before,
+           scf_bench_load_average());
     scf_backend_free(be);
-    if (!scf_bench_write(out_path, root))
+    if (!scf_bench_result_finish(b, out_path))
         return SCF_EXIT_RUNTIME;
     printf("wrote %s\n", out_path);
     return SCF_EXIT_OK;

@@ -158,13 +158,6 @@ static gboolean measure_sampling(scf_backend *be, sampling_memory *m, GError **e
     return ok;
 }
 
-/* The member `key` = value of a case of the PyTorch spec. */
-static void spec_string(JsonBuilder *spec, const char *key, const char *value)
-{
-    json_builder_set_member_name(spec, key);
-    json_builder_add_string_value(spec, value);
-}
-
 int scf_bench_unet(int threads, const char *device, scf_precision precision, const char *python,
                    const char *out_path, double min_s)
 {
@@ -172,6 +165,7 @@ int scf_bench_unet(int threads, const char *device, scf_precision precision, con
     if (!be)
         return SCF_EXIT_RUNTIME;
     threads = scf_get_threads();
+    const double load_before = scf_bench_load_average();
     const unet_case *cases[G_N_ELEMENTS(all_cases)];
     guint n = 0;
     for (guint i = 0; i < G_N_ELEMENTS(all_cases); i++)
@@ -193,15 +187,13 @@ int scf_bench_unet(int threads, const char *device, scf_precision precision, con
         fprintf(stderr, "  %u/%u %s, batch %d\n", i + 1, n, cases[i]->name, cases[i]->batch);
         ok = time_case(be, cases[i], json[i], min_s, &res[i], &error);
         json_builder_begin_object(spec);
-        spec_string(spec, "config", json[i]);
-        spec_string(spec, "device", be->name);
-        spec_string(spec, "precision", precision_name);
+        scf_bench_add_string(spec, "config", json[i]);
+        scf_bench_add_string(spec, "device", be->name);
+        scf_bench_add_string(spec, "precision", precision_name);
         const char *keys[] = { "batch", "size", "context", "width" };
         const int vals[] = { cases[i]->batch, cases[i]->size, cases[i]->context, cases[i]->width };
-        for (int k = 0; k < 4; k++) {
-            json_builder_set_member_name(spec, keys[k]);
-            json_builder_add_int_value(spec, vals[k]);
-        }
+        for (int k = 0; k < 4; k++)
+            scf_bench_add_int(spec, keys[k], vals[k]);
         json_builder_end_object(spec);
     }
     json_builder_end_array(spec);
@@ -225,14 +217,8 @@ int scf_bench_unet(int threads, const char *device, scf_precision precision, con
     if (!torch && why)
         fprintf(stderr, "scflow bench: %s\n", why);
 
-    JsonBuilder *b = json_builder_new();
-    json_builder_begin_object(b);
-    json_builder_set_member_name(b, "device");
-    json_builder_add_string_value(b, be->name);
-    json_builder_set_member_name(b, "precision");
-    json_builder_add_string_value(b, precision_name);
-    json_builder_set_member_name(b, "threads");
-    json_builder_add_int_value(b, threads);
+    JsonBuilder *b = scf_bench_result_begin(be->name, threads, load_before);
+    scf_bench_add_string(b, "precision", precision_name);
     json_builder_set_member_name(b, "cases");
     json_builder_begin_array(b);
     printf("\n%s, %s\n%-34s %5s %10s %10s %7s %10s %12s\n", be->name, precision_name, "UNet",
@@ -247,21 +233,14 @@ int scf_bench_unet(int threads, const char *device, scf_precision precision, con
         printf("%-34s %5d %10.2f %10s %7s %10.1f %12.1f\n", cases[i]->name, cases[i]->batch,
                res[i].ms, tcol, rcol, res[i].weights_mb, res[i].activations_mb);
         json_builder_begin_object(b);
-        json_builder_set_member_name(b, "unet");
-        json_builder_add_string_value(b, cases[i]->name);
-        json_builder_set_member_name(b, "batch");
-        json_builder_add_int_value(b, cases[i]->batch);
-        json_builder_set_member_name(b, "ms");
-        json_builder_add_double_value(b, res[i].ms);
-        json_builder_set_member_name(b, "weights_mib");
-        json_builder_add_double_value(b, res[i].weights_mb);
-        json_builder_set_member_name(b, "activation_mib");
-        json_builder_add_double_value(b, res[i].activations_mb);
+        scf_bench_add_string(b, "unet", cases[i]->name);
+        scf_bench_add_int(b, "batch", cases[i]->batch);
+        scf_bench_add_double(b, "ms", res[i].ms);
+        scf_bench_add_double(b, "weights_mib", res[i].weights_mb);
+        scf_bench_add_double(b, "activation_mib", res[i].activations_mb);
         if (torch) {
-            json_builder_set_member_name(b, "diffusers_ms");
-            json_builder_add_double_value(b, tms);
-            json_builder_set_member_name(b, "speed_ratio_vs_diffusers");
-            json_builder_add_double_value(b, tms / res[i].ms);
+            scf_bench_add_double(b, "diffusers_ms", tms);
+            scf_bench_add_double(b, "speed_ratio_vs_diffusers", tms / res[i].ms);
         }
         json_builder_end_object(b);
         g_free(json[i]);
@@ -276,21 +255,18 @@ int scf_bench_unet(int threads, const char *device, scf_precision precision, con
         json_builder_begin_object(b);
         const char *keys[] = { "used_mib", "weights_mib", "activation_mib", "ratio" };
         const double vals[] = { mem.used_mib, mem.weights_mib, mem.activation_mib, ratio };
-        for (int k = 0; k < 4; k++) {
-            json_builder_set_member_name(b, keys[k]);
-            json_builder_add_double_value(b, vals[k]);
-        }
+        for (int k = 0; k < 4; k++)
+            scf_bench_add_double(b, keys[k], vals[k]);
         json_builder_end_object(b);
     }
-    json_builder_end_object(b);
-    g_autoptr(JsonNode) root = json_builder_get_root(b);
-    g_object_unref(b);
     if (torch)
         json_array_unref(torch);
     scf_backend_free(be);
-    if (!scf_bench_write(out_path, root))
-        return SCF_EXIT_RUNTIME;
     printf("\nratio = diffusers time / scflow time (above 1: scflow is faster); "
-           "activations = one forward's activation memory\nwrote %s\n", out_path);
+           "activations = one forward's activation memory; load average %.2f before, %.2f after\n",
+           load_before, scf_bench_load_average());
+    if (!scf_bench_result_finish(b, out_path))
+        return SCF_EXIT_RUNTIME;
+    printf("wrote %s\n", out_path);
     return SCF_EXIT_OK;
 }

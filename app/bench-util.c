@@ -116,3 +116,41 @@ double scf_bench_load_average(void)
     return g_file_get_contents("/proc/loadavg", &text, NULL, NULL) ? g_ascii_strtod(text, NULL)
                                                                     : -1;
 }
+
+void scf_bench_add_string(JsonBuilder *b, const char *key, const char *value)
+{
+    json_builder_set_member_name(b, key);
+    json_builder_add_string_value(b, value);
+}
+
+void scf_bench_add_int(JsonBuilder *b, const char *key, gint64 value)
+{
+    json_builder_set_member_name(b, key);
+    json_builder_add_int_value(b, value);
+}
+
+void scf_bench_add_double(JsonBuilder *b, const char *key, double value)
+{
+    json_builder_set_member_name(b, key);
+    json_builder_add_double_value(b, value);
+}
+
+JsonBuilder *scf_bench_result_begin(const char *device, int threads, double load_before)
+{
+    JsonBuilder *b = json_builder_new();
+    json_builder_begin_object(b);
+    scf_bench_add_string(b, "version", SCF_VERSION);
+    scf_bench_add_string(b, "device", device);
+    scf_bench_add_int(b, "threads", threads);
+    scf_bench_add_double(b, "load_average_before", load_before);
+    scf_bench_add_double(b, "load_average_after", scf_bench_load_average());
+    return b;
+}
+
+gboolean scf_bench_result_finish(JsonBuilder *b, const char *path)
+{
+    json_builder_end_object(b);
+    g_autoptr(JsonNode) root = json_builder_get_root(b);
+    g_object_unref(b);
+    return scf_bench_write(path, root);
+}

@@ -32,9 +32,24 @@ JsonArray *scf_bench_python(const char *python, const char *script, JsonNode *sp
 /* The default Python for baselines: the source tree's .venv. */
 char *scf_bench_default_python(void);
 
-/* Writes root as pretty JSON to path, creating its folder; prints errors. */
 /* The 1-minute load average (-1 where /proc/loadavg is not there): results
  * record it, since timings on a shared machine mean little without it. */
 double scf_bench_load_average(void);
 
+/* Writes root as pretty JSON to path, creating its folder; prints errors. */
 gboolean scf_bench_write(const char *path, JsonNode *root);
+
+/* key = value in the object being built. */
+void scf_bench_add_string(JsonBuilder *b, const char *key, const char *value);
+void scf_bench_add_int(JsonBuilder *b, const char *key, gint64 value);
+void scf_bench_add_double(JsonBuilder *b, const char *key, double value);
+
+/* Opens the result object with what every result records: the version,
+ * the device, the threads and the load average before the run (load_before)
+ * and now, as timings on a shared machine mean little without it. The
+ * caller adds its own members. */
+JsonBuilder *scf_bench_result_begin(const char *device, int threads, double load_before);
+
+/* Closes the object of scf_bench_result_begin, frees b and writes the result
+ * to path (scf_bench_write). */
+gboolean scf_bench_result_finish(JsonBuilder *b, const char *path);

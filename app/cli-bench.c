@@ -251,8 +251,7 @@ static JsonNode *cases_to_json(void)
     json_builder_begin_array(b);
     for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
         json_builder_begin_object(b);
-        json_builder_set_member_name(b, "op");
-        json_builder_add_string_value(b, op_names[cases[i].op]);
+        scf_bench_add_string(b, "op", op_names[cases[i].op]);
         json_builder_set_member_name(b, "dims");
         json_builder_begin_array(b);
         for (int k = 0; k < 5; k++)
@@ -284,6 +283,7 @@ static int bench_ops(int threads, const char *device, const char *python, const 
     if (notice)
         fprintf(stderr, "scflow bench: %s\n", notice);
     threads = scf_get_threads();
+    const double load_before = scf_bench_load_average();
     printf("Measuring sgemm peak (2048^3, %d threads)...\n", threads);
     fflush(stdout);
     double peak = measure_sgemm_peak(min_s);
@@ -302,16 +302,8 @@ static int bench_ops(int threads, const char *device, const char *python, const 
     if (!torch && why)
         fprintf(stderr, "scflow bench: %s\n", why);
 
-    JsonBuilder *b = json_builder_new();
-    json_builder_begin_object(b);
-    json_builder_set_member_name(b, "version");
-    json_builder_add_string_value(b, SCF_VERSION);
-    json_builder_set_member_name(b, "device");
-    json_builder_add_string_value(b, be->name);
-    json_builder_set_member_name(b, "threads");
-    json_builder_add_int_value(b, threads);
-    json_builder_set_member_name(b, "sgemm_peak_gflops");
-    json_builder_add_double_value(b, peak);
+    JsonBuilder *b = scf_bench_result_begin(be->name, threads, load_before);
+    scf_bench_add_double(b, "sgemm_peak_gflops", peak);
     json_builder_set_member_name(b, "torch");
     json_builder_add_boolean_value(b, torch != NULL);
     json_builder_set_member_name(b, "cases");
@@ -356,47 +348,33 @@ static int bench_ops(int threads, const char *device, const char *python, const 
                    pass ? "" : shape, pass ? "bwd" : "fwd", ms, perf, frac, tms, rat);
 
             json_builder_begin_object(b);
-            json_builder_set_member_name(b, "op");
-            json_builder_add_string_value(b, op_names[c->op]);
-            json_builder_set_member_name(b, "pass");
-            json_builder_add_string_value(b, pass ? "backward" : "forward");
-            json_builder_set_member_name(b, "what");
-            json_builder_add_string_value(b, c->what);
+            scf_bench_add_string(b, "op", op_names[c->op]);
+            scf_bench_add_string(b, "pass", pass ? "backward" : "forward");
+            scf_bench_add_string(b, "what", c->what);
             json_builder_set_member_name(b, "dims");
             json_builder_begin_array(b);
             for (int k = 0; k < 5 && d[k]; k++)
                 json_builder_add_int_value(b, d[k]);
             json_builder_end_array(b);
-            json_builder_set_member_name(b, "ms");
-            json_builder_add_double_value(b, ms);
+            scf_bench_add_double(b, "ms", ms);
             if (flop > 0) {
-                json_builder_set_member_name(b, "gflops");
-                json_builder_add_double_value(b, gflops);
-                json_builder_set_member_name(b, "fraction_of_sgemm_peak");
-                json_builder_add_double_value(b, gflops / peak);
+                scf_bench_add_double(b, "gflops", gflops);
+                scf_bench_add_double(b, "fraction_of_sgemm_peak", gflops / peak);
             } else {
-                json_builder_set_member_name(b, "gbytes_per_s");
-                json_builder_add_double_value(b, gbs);
+                scf_bench_add_double(b, "gbytes_per_s", gbs);
             }
             if (torch) {
-                json_builder_set_member_name(b, "torch_ms");
-                json_builder_add_double_value(b, torch_ms);
-                json_builder_set_member_name(b, "speed_ratio_vs_torch");
-                json_builder_add_double_value(b, ratio);
+                scf_bench_add_double(b, "torch_ms", torch_ms);
+                scf_bench_add_double(b, "speed_ratio_vs_torch", ratio);
             }
             json_builder_end_object(b);
         }
     }
     json_builder_end_array(b);
-    json_builder_end_object(b);
-
-    g_autoptr(JsonNode) root = json_builder_get_root(b);
-    g_object_unref(b);
     if (torch)
         json_array_unref(torch);
     scf_backend_free(be);
-
-    if (!scf_bench_write(out_path, root))
+    if (!scf_bench_result_finish(b, out_path))
         return SCF_EXIT_RUNTIME;
     printf("\nratio = PyTorch time / scflow time (above 1: scflow is faster)\nwrote %s\n", out_path);
     return SCF_EXIT_OK;
