@@ -1,17 +1,8 @@
-/* Elementwise activations, GEGLU and softmax on the CPU.
- *
- * Every activation here has the form f(x) = x * gate(x): SiLU, QuickGELU and
- * tanh-GELU gate with a sigmoid (0.5 * (1 + tanh(u)) = sigmoid(2u)), exact
- * GELU with the normal CDF. One helper gives gate and gate', so forward is
- * x * gate and backward is dout * (gate + x * gate'). */
+/* Elementwise activations, GEGLU and softmax on the CPU. The activations'
+ * formulas are core/activation_gate.h, shared with the CUDA kernels; here
+ * exp and the normal CDF are the vectorisable ones below. */
 #include "cpu_kernels.h"
 #include "kernel_util.h"
-
-#define SQRT1_2 0.70710678118654752f
-#define INV_SQRT_2PI 0.39894228040143268f
-#define GELU_TANH_2K 1.59576912160573071f /* 2 * sqrt(2/pi) */
-#define GELU_TANH_A 0.044715f
-#define QUICK_GELU_K 1.702f
 
 /* erfc(z) for z >= 0: Numerical Recipes' erfcc, fractional error < 1.2e-7
  * everywhere. Unlike libm's erff it vectorises, and computing the tail
@@ -33,52 +24,33 @@ static inline float erfc_nonneg(float z)
     return t * scf_cpu_expf(p - z * z);
 }
 
-/* gate(x) of f(x) = x * gate(x); gate'(x) goes to *dgate. Inlined with a
- * constant act, the switch folds away, and forward loops drop the unused
- * derivative. */
-static inline __attribute__((always_inline)) float act_gate(float x, scf_activation act,
-                                                            float *dgate)
+/* Phi(x) = erfc(-x / sqrt2) / 2: the tail erfc(|x| / sqrt2) / 2, then 1 - tail
+ * for x >= 0; arithmetic, not a conditional subtract, so the loop
+ * if-converts (see scf_cpu_expf). */
+static inline float normal_cdf(float x)
 {
-    float u, du;
-    switch (act) {
-    case SCF_ACT_GELU: {
-        /* Phi(x) = erfc(-x / sqrt2) / 2, Phi'(x) = exp(-x^2/2) / sqrt(2 pi) */
-        float tail = 0.5f * erfc_nonneg(fabsf(x) * SQRT1_2);
-        *dgate = INV_SQRT_2PI * scf_cpu_expf(-0.5f * x * x);
-        /* 1 - tail for x >= 0, else tail; arithmetic, not a conditional
-         * subtract, so the loop if-converts (see scf_cpu_expf) */
-        const float pos = x >= 0.0f ? 1.0f : 0.0f;
-        return pos + (1.0f - 2.0f * pos) * tail;
-    }
-    case SCF_ACT_GELU_TANH:
-        u = GELU_TANH_2K * (x + GELU_TANH_A * x * x * x);
-        du = GELU_TANH_2K * (1.0f + 3.0f * GELU_TANH_A * x * x);
-        break;
-    case SCF_ACT_QUICK_GELU:
-        u = QUICK_GELU_K * x;
-        du = QUICK_GELU_K;
-        break;
-    case SCF_ACT_SILU:
-    default:
-        u = x;
-        du = 1.0f;
-        break;
-    }
-    float s = 1.0f / (1.0f + scf_cpu_expf(-u));
-    *dgate = s * (1.0f - s) * du;
-    return s;
+    const float tail = 0.5f * erfc_nonneg(fabsf(x) * 0.70710678118654752f); /* 1/sqrt2 */
+    const float pos = x >= 0.0f ? 1.0f : 0.0f;
+    return pos + (1.0f - 2.0f * pos) * tail;
 }
+
+/* Inlined with a constant act, the switch folds away and forward loops drop
+ * the unused derivative. */
+#define SCF_GATE_FN static inline __attribute__((always_inline))
+#define SCF_GATE_EXP(x) scf_cpu_expf(x)
+#define SCF_GATE_PHI(x) normal_cdf(x)
+#include "../activation_gate.h"
 
 static inline float act_value(float x, scf_activation act)
 {
     float unused;
-    return x * act_gate(x, act, &unused);
+    return x * scf_activation_gate(x, act, &unused);
 }
 
 static inline float act_derivative(float x, scf_activation act)
 {
     float dgate;
-    float gate = act_gate(x, act, &dgate);
+    float gate = scf_activation_gate(x, act, &dgate);
     return gate + x * dgate;
 }
 
@@ -157,7 +129,7 @@ void scf_cpu_geglu_backward(scf_backend *be, float *dx, const float *dout,
 #pragma omp simd
         for (int j = 0; j < N; j++) {
             float dgate;
-            float gate = act_gate(g[j], SCF_ACT_GELU, &dgate);
+            float gate = scf_activation_gate(g[j], SCF_ACT_GELU, &dgate);
             dh[j] += d[j] * g[j] * gate;
             dg[j] += d[j] * h[j] * (gate + g[j] * dgate);
         }
