@@ -91,6 +91,8 @@ static void scf_application_preferences_activated(GSimpleAction *action, GVarian
     ScfPreferencesWindow *preferences = scf_preferences_window_new();
     /* The bindings end with the window. */
     g_settings_bind(self->settings, "device", preferences, "device", G_SETTINGS_BIND_DEFAULT);
+    g_settings_bind(self->settings, "precision", preferences, "precision",
+                    G_SETTINGS_BIND_DEFAULT);
     g_settings_bind(self->settings, "threads", preferences, "threads", G_SETTINGS_BIND_DEFAULT);
     scf_application_present_dialog(self, GTK_WINDOW(preferences));
 }

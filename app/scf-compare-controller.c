@@ -204,10 +204,12 @@ static void scf_compare_controller_compare(ScfCompareController *self)
         return;
     g_autofree char *prompt = NULL, *teacher = NULL;
     g_autofree char *device = g_settings_get_string(self->settings, "device");
+    g_autofree char *precision = g_settings_get_string(self->settings, "precision");
     ScfComparisonRequest r = {
         .model_dir = model->dir, .device = device,
         .threads = g_settings_get_int(self->settings, "threads"),
     };
+    scf_precision_parse(precision, &r.precision, NULL);  /* the schema allows only valid ones */
     g_object_get(self->view, "prompt", &prompt, "seed", &r.seed, "teacher", &teacher,
                  "teacher-steps", &r.teacher_steps, NULL);
     r.prompt = prompt;

@@ -15,6 +15,7 @@ typedef struct {
     char *model_dir;
     char *teacher_dir;       /* NULL: no teacher column */
     char *device;            /* "auto", "cpu", "cuda" */
+    scf_precision precision; /* of CUDA's products; the CPU computes in fp32 whatever it says */
     int threads;             /* 0: one per core */
     char *prompt;
     guint64 seed;

@@ -325,11 +325,13 @@ static void scf_generate_controller_generate(ScfGenerateController *self, gboole
 
     g_autofree char *prompt = NULL, *negative = NULL;
     g_autofree char *device = g_settings_get_string(self->settings, "device");
+    g_autofree char *precision = g_settings_get_string(self->settings, "precision");
     g_autofree char *output = scf_generate_controller_output_folder(self->settings);
     ScfGenerationRequest r = {
         .model_dir = model->dir, .device = device, .output_dir = output,
         .threads = g_settings_get_int(self->settings, "threads"),
     };
+    scf_precision_parse(precision, &r.precision, NULL);  /* the schema allows only valid ones */
     g_object_get(self->view, "prompt", &prompt, "negative-prompt", &negative, "steps", &r.steps,
                  "seed", &r.seed, "guidance", &r.guidance, "batch", &r.batch, NULL);
     r.prompt = prompt;

@@ -10,6 +10,7 @@ G_BEGIN_DECLS
 typedef struct {
     char *model_dir;
     char *device;            /* "auto", "cpu", "cuda" */
+    scf_precision precision; /* of CUDA's products; the CPU computes in fp32 whatever it says */
     int threads;             /* 0: one per core */
     char *prompt;
     char *negative;

@@ -19,6 +19,7 @@
 typedef struct {
     char *model_dir, *device;
     int threads;
+    scf_precision precision;
     gint64 weights_mtime;    /* a model trained again in place is loaded again */
     scf_backend *be;
     scf_model *model;
@@ -73,21 +74,26 @@ static gint64 scf_engine_weights_mtime(const char *model_dir)
     return g_stat(path, &st) == 0 ? (gint64)st.st_mtime : -1;
 }
 
-/* Loads model_dir unless it is the model loaded already. */
+/* Loads model_dir unless it is the model loaded already. The precision is
+ * CUDA's: a device asked for as "cpu" computes in fp32 (which is all it can)
+ * instead of refusing, and "auto" without a GPU falls back the same way
+ * (scf_device_open_precision). */
 static gboolean scf_engine_ensure(ScfEngine *e, const char *model_dir, const char *device,
-                                  int threads, GError **error)
+                                  int threads, scf_precision precision, GError **error)
 {
     if (!model_dir) {
         g_set_error(error, SCF_ERROR, SCF_ERROR_INVALID, "generation request: no model chosen");
         return FALSE;
     }
     device = device ? device : "auto";
+    if (strcmp(device, "cpu") == 0)
+        precision = SCF_PRECISION_FP32;
     gint64 mtime = scf_engine_weights_mtime(model_dir);
     if (e->sampler && strcmp(e->model_dir, model_dir) == 0 && strcmp(e->device, device) == 0 &&
-        e->threads == threads && e->weights_mtime == mtime)
+        e->threads == threads && e->precision == precision && e->weights_mtime == mtime)
         return TRUE;
     scf_engine_clear(e);
-    e->be = scf_device_open(device, threads, NULL, error);
+    e->be = scf_device_open_precision(device, precision, threads, NULL, error);
     if (e->be)
         e->model = scf_model_load(model_dir, e->be, FALSE, error);
     if (!e->model) {
@@ -98,6 +104,7 @@ static gboolean scf_engine_ensure(ScfEngine *e, const char *model_dir, const cha
     e->model_dir = g_strdup(model_dir);
     e->device = g_strdup(device);
     e->threads = threads;
+    e->precision = precision;
     e->weights_mtime = mtime;
     return TRUE;
 }
@@ -146,11 +153,12 @@ static gboolean scf_job_runner_release(gpointer task)
 
 /* Loads model_dir for the job unless it is cancelled. */
 static gboolean scf_job_runner_load(ScfJobRunner *self, GTask *task, const char *model_dir,
-                                    const char *device, int threads, GError **error)
+                                    const char *device, int threads, scf_precision precision,
+                                    GError **error)
 {
     GCancellable *cancellable = g_task_get_cancellable(task);
     return !g_cancellable_set_error_if_cancelled(cancellable, error) &&
-           scf_engine_ensure(&self->engine, model_dir, device, threads, error) &&
+           scf_engine_ensure(&self->engine, model_dir, device, threads, precision, error) &&
            !g_cancellable_set_error_if_cancelled(cancellable, error);
 }
 
@@ -159,7 +167,8 @@ static ScfGeneration *scf_job_runner_run_generation(ScfJobRunner *self, GTask *t
 {
     ScfJob *job = g_task_get_task_data(task);
     const ScfGenerationRequest *r = job->request;
-    if (!scf_job_runner_load(self, task, r->model_dir, r->device, r->threads, error))
+    if (!scf_job_runner_load(self, task, r->model_dir, r->device, r->threads, r->precision,
+                             error))
         return NULL;
     return scf_generation_run(self->engine.sampler, self->engine.model, self->engine.be, r,
                               scf_job_runner_step, task, error);
@@ -178,7 +187,7 @@ static ScfComparison *scf_job_runner_run_comparison(ScfJobRunner *self, GTask *t
         gboolean teacher = i >= r->n_steps;
         int steps = teacher ? r->teacher_steps : r->steps[i];
         if (!scf_job_runner_load(self, task, teacher ? r->teacher_dir : r->model_dir, r->device,
-                                 r->threads, error))
+                                 r->threads, r->precision, error))
             return NULL;
         /* A sampler's first run with a prompt is slower than the next: the
          * first column of each model warms it up. */

@@ -1,4 +1,5 @@
 #include "scf-training-controller.h"
+#include "device.h"
 #include "model-catalog.h"
 #include "run.h"
 #include <glib/gi18n.h>
@@ -33,6 +34,7 @@ struct _ScfTrainingController {
     gboolean finished;          /* the shown run has its model/ */
     gboolean resumable;         /* the shown run has run.json and is not finished */
     char *runs_key;             /* the runs list last shown, to redraw only on change */
+    int cuda_gpus;              /* CUDA GPUs present; -1 until the probe answers */
 };
 
 G_DEFINE_FINAL_TYPE(ScfTrainingController, scf_training_controller, G_TYPE_OBJECT)
@@ -115,10 +117,9 @@ static GStrv scf_training_controller_build_argv(ScfTrainingView *v)
     return g_strdupv((char **)argv);
 }
 
-/* The command for the view's settings; resume continues the run folder. */
-static GStrv scf_training_controller_argv(ScfTrainingController *self, gboolean resume)
+GStrv scf_training_controller_argv(ScfTrainingView *v, const char *device, int gpus,
+                                   gboolean resume)
 {
-    ScfTrainingView *v = self->view;
     gboolean distill = scf_training_view_get_kind(v) == SCF_TRAINING_KIND_DISTILL;
     g_autoptr(GStrvBuilder) b = g_strv_builder_new();
     g_autofree char *cli = scf_training_controller_find_cli();
@@ -135,11 +136,47 @@ static GStrv scf_training_controller_argv(ScfTrainingController *self, gboolean 
                                 scf_training_view_get_path(v, SCF_TRAINING_FIELD_CONFIG), NULL);
     }
     g_strv_builder_add_many(b, "--out", scf_training_view_get_path(v, SCF_TRAINING_FIELD_RUN), NULL);
-    /* the preferences' device, as generation uses it; auto is the tools' own default */
-    g_autofree char *device = g_settings_get_string(self->settings, "device");
-    if (device && *device && strcmp(device, "auto") != 0)
+    /* --gpus replaces --device (the tools take one of them); auto is their own default */
+    if (gpus > 1) {
+        g_autofree char *n = g_strdup_printf("%d", gpus);
+        g_strv_builder_add_many(b, "--gpus", n, NULL);
+    } else if (device && *device && strcmp(device, "auto") != 0) {
         g_strv_builder_add_many(b, "--device", device, NULL);
+    }
     return g_strv_builder_end(b);
+}
+
+/* How many GPUs a run may use and, when why is not NULL, why (the GPUs
+ * choice's note): the preferences' device must allow CUDA, and there must be
+ * more than one. */
+static int scf_training_controller_gpu_limit(ScfTrainingController *self, char **why)
+{
+    g_autofree char *device = g_settings_get_string(self->settings, "device");
+    gboolean cpu = g_strcmp0(device, "cpu") == 0;
+    int n = self->cuda_gpus, limit = cpu ? 1 : MAX(n, 1);
+    if (!why)
+        return limit;
+    if (cpu)
+        *why = g_strdup(_("The device in Preferences is the processor (CPU)"));
+    else if (n < 0)
+        *why = g_strdup(_("Looking for CUDA GPUs…"));
+    else if (n == 0)
+        *why = g_strdup(_("No CUDA GPU found"));
+    else if (n == 1)
+        *why = g_strdup(_("1 GPU found: training on several needs more than one"));
+    else
+        *why = g_strdup_printf(ngettext("Train data-parallel on up to %d GPU at once",
+                                        "Train data-parallel on up to %d GPUs at once", n), n);
+    return limit;
+}
+
+/* The command for the view's settings; resume continues the run folder. */
+static GStrv scf_training_controller_command(ScfTrainingController *self, gboolean resume)
+{
+    g_autofree char *device = g_settings_get_string(self->settings, "device");
+    int gpus = scf_training_controller_gpu_limit(self, NULL) > 1
+                   ? scf_training_view_get_gpus(self->view) : 1;
+    return scf_training_controller_argv(self->view, device, gpus, resume);
 }
 
 /* As a shell would take it: quoted only where needed. */
@@ -160,7 +197,7 @@ static char *scf_training_controller_command_text(const char *const *argv)
  * when the built-in set is not built yet. */
 static char *scf_training_controller_preview(ScfTrainingController *self, gboolean resume)
 {
-    g_auto(GStrv) argv = scf_training_controller_argv(self, resume);
+    g_auto(GStrv) argv = scf_training_controller_command(self, resume);
     g_autofree char *run = scf_training_controller_command_text((const char *const *)argv);
     if (!scf_training_controller_needs_build(self->view, resume))
         return g_steal_pointer(&run);
@@ -185,6 +222,14 @@ static void scf_training_controller_enable(ScfTrainingController *self, const ch
 {
     GAction *action = g_action_map_lookup_action(G_ACTION_MAP(self->window), name);
     g_simple_action_set_enabled(G_SIMPLE_ACTION(action), enabled);
+}
+
+/* The page's GPUs choice, for the device and the GPUs found. */
+static void scf_training_controller_show_gpus(ScfTrainingController *self)
+{
+    g_autofree char *why = NULL;
+    int limit = scf_training_controller_gpu_limit(self, &why);
+    scf_training_view_set_gpu_limit(self->view, limit, why);
 }
 
 static void scf_training_controller_update(ScfTrainingController *self)
@@ -472,6 +517,7 @@ static void scf_training_controller_follow(ScfTrainingController *self)
 
 static void scf_training_controller_changed(ScfTrainingController *self)
 {
+    scf_training_controller_show_gpus(self);
     scf_training_controller_follow(self);
     scf_training_controller_update(self);
 }
@@ -661,7 +707,7 @@ static void scf_training_controller_launch(ScfTrainingController *self, gboolean
         scf_training_controller_fail(self, text);
         return;
     }
-    GStrv argv = scf_training_controller_argv(self, resume);
+    GStrv argv = scf_training_controller_command(self, resume);
     if (scf_training_controller_needs_build(self->view, resume)) {
         scf_training_controller_build(self, argv);
         return;
@@ -741,6 +787,34 @@ static void scf_training_controller_class_init(ScfTrainingControllerClass *klass
 static void scf_training_controller_init(ScfTrainingController *self)
 {
     self->cancellable = g_cancellable_new();
+    self->cuda_gpus = -1;
+}
+
+static void scf_training_controller_probe_thread(GTask *task, gpointer source, gpointer data,
+                                                 GCancellable *cancel)
+{
+    g_task_return_int(task, scf_device_cuda_count());
+}
+
+static void scf_training_controller_probed(GObject *source, GAsyncResult *result, gpointer data)
+{
+    gssize n = g_task_propagate_int(G_TASK(result), NULL);
+    if (n < 0)
+        return;  /* the window is gone */
+    ScfTrainingController *self = SCF_TRAINING_CONTROLLER(source);
+    self->cuda_gpus = (int)n;
+    scf_training_controller_show_gpus(self);
+    scf_training_controller_update(self);
+}
+
+/* Counts the GPUs off the main thread: the first CUDA call starts the
+ * runtime, which takes a while on a machine that has GPUs. */
+static void scf_training_controller_probe_gpus(ScfTrainingController *self)
+{
+    g_autoptr(GTask) task = g_task_new(self, self->cancellable, scf_training_controller_probed,
+                                       NULL);
+    g_task_set_return_on_cancel(task, TRUE);
+    g_task_run_in_thread(task, scf_training_controller_probe_thread);
 }
 
 /* The window is going: nothing more reaches its view; a run goes on. */
@@ -785,6 +859,7 @@ ScfTrainingController *scf_training_controller_attach(GtkApplicationWindow *wind
     g_signal_connect_object(settings, "changed::device", G_CALLBACK(scf_training_controller_changed),
                             self, G_CONNECT_SWAPPED);
     self->tick = g_timeout_add_seconds(1, scf_training_controller_tick, self);
+    scf_training_controller_probe_gpus(self);
     scf_training_controller_changed(self);
     return self;
 }

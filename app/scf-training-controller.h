@@ -7,6 +7,10 @@
  * second off the main thread: metrics.jsonl, the tool's log RUN/studio.log
  * and the newest sample grid. Runs live in USER_DATA_DIR/scflow-studio/runs
  * unless the run folder says otherwise; those found there are listed.
+ * The run uses the preferences' device (--device), or with several GPUs
+ * chosen on the page, the first N of them (--gpus N); the GPUs are counted
+ * once, off the main thread, and the choice is open only when the device is
+ * cuda or auto and there are at least two.
  * What keeps a run from starting, or ends it early, is shown in the page's
  * error banner: a folder another process trains in (core/run.h's lock), a
  * tool that fails.
@@ -28,6 +32,14 @@ G_DECLARE_FINAL_TYPE(ScfTrainingController, scf_training_controller, SCF, TRAINI
  * long as the window. */
 ScfTrainingController *scf_training_controller_attach(GtkApplicationWindow *window,
                                                       ScfTrainingView *view, GSettings *settings);
+
+/* The command a run of view's settings is: `scflow train|distill ...`, or
+ * with resume `--resume` in its run folder; on device ("auto" is left out:
+ * it is the tools' default), or, when gpus > 1, data-parallel on the first
+ * gpus GPUs (--gpus N instead of --device). The controller passes 1 unless
+ * the page's GPUs choice is open. */
+GStrv scf_training_controller_argv(ScfTrainingView *view, const char *device, int gpus,
+                                   gboolean resume);
 
 /* The folder runs are listed from (and new ones made in). */
 char *scf_training_controller_runs_folder(void);

@@ -7,11 +7,21 @@
 #if SCF_HAVE_CUDA
 /* core/cuda/backend_cuda.cu */
 scf_backend *scf_backend_cuda_new(int device, GError **error);
+int scf_cuda_device_count(void);
 #endif
 
 gboolean scf_device_cuda_built(void)
 {
     return SCF_HAVE_CUDA;
+}
+
+int scf_device_cuda_count(void)
+{
+#if SCF_HAVE_CUDA
+    return scf_cuda_device_count();
+#else
+    return 0;
+#endif
 }
 
 static scf_backend *open_cuda(int index, GError **error)

@@ -8,6 +8,12 @@ G_BEGIN_DECLS
 /* TRUE when this build contains the CUDA backend. */
 gboolean scf_device_cuda_built(void);
 
+/* The CUDA GPUs this process can use ("cuda:0" to "cuda:N-1"): 0 without a
+ * CUDA build, a driver or a GPU. The first call starts the CUDA runtime,
+ * which can take a moment on a machine with GPUs: a GUI asks off its main
+ * thread. */
+int scf_device_cuda_count(void);
+
 /* Opens a backend for spec. "cuda" where there is no GPU (or no CUDA build)
  * is an error; "auto" falls back to the CPU and, when notice is not NULL,
  * stores a human-readable reason there (free with g_free). threads applies

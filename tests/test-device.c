@@ -50,6 +50,28 @@ static void test_cuda_without_gpu_is_clear_error(void)
     g_error_free(error);
 }
 
+/* The count the app offers for multi-GPU training agrees with what opens:
+ * cuda:N-1 opens and cuda:N does not; no GPU (or no CUDA build) is 0. */
+static void test_cuda_count_matches_open(void)
+{
+    int n = scf_device_cuda_count();
+    g_test_message("CUDA GPUs: %d", n);
+    g_assert_cmpint(n, >=, 0);
+    if (!scf_device_cuda_built())
+        g_assert_cmpint(n, ==, 0);
+    g_autofree char *past = g_strdup_printf("cuda:%d", n);
+    GError *error = NULL;
+    g_assert_null(scf_device_open(past, 1, NULL, &error));
+    g_assert_nonnull(error);
+    g_clear_error(&error);
+    if (n > 0) {
+        g_autofree char *last = g_strdup_printf("cuda:%d", n - 1);
+        scf_backend *be = scf_device_open(last, 1, NULL, &error);
+        g_assert_no_error(error);
+        scf_backend_free(be);
+    }
+}
+
 /* The CUDA backend must be compiled in every build where nvcc exists
  * (meson passes what it found independently of the build option's outcome). */
 static void test_cuda_built_when_nvcc_exists(void)
@@ -70,6 +92,7 @@ int main(int argc, char **argv)
     g_test_add_func("/device/cpu-and-auto", test_cpu_and_auto);
     g_test_add_func("/device/bad-specs", test_bad_specs);
     g_test_add_func("/device/cuda-without-gpu", test_cuda_without_gpu_is_clear_error);
+    g_test_add_func("/device/cuda-count", test_cuda_count_matches_open);
     g_test_add_func("/device/cuda-built-when-nvcc-exists", test_cuda_built_when_nvcc_exists);
     return g_test_run();
 }

@@ -683,6 +683,46 @@ static void test_runner_supersede(void)
     scf_generation_free(newer.generation);
 }
 
+/* The precision is CUDA's: "cpu" computes in fp32 rather than refusing
+ * another precision, and "auto" without a GPU falls back the same way (with
+ * a GPU it samples in that precision). Both make the same image as fp32 on
+ * the processor. */
+static void test_runner_precision(void)
+{
+    g_autoptr(ScfJobRunner) runner = scf_job_runner_new();
+    g_autofree char *teacher = model_path("tiny-teacher");
+    ScfGenerationRequest r = { .model_dir = teacher, .device = "cpu", .threads = 1,
+                               .prompt = "red heart", .seed = 5, .steps = 2, .guidance = 1,
+                               .batch = 1 };
+    job_outcome fp32 = { 0 }, cpu = { 0 }, automatic = { 0 };
+    scf_job_runner_generate_async(runner, &r, NULL, NULL, NULL, NULL, NULL, job_finished, &fp32);
+    r.precision = SCF_PRECISION_BF16;
+    scf_job_runner_generate_async(runner, &r, NULL, NULL, NULL, NULL, NULL, job_finished, &cpu);
+    r.device = "auto";
+    scf_job_runner_generate_async(runner, &r, NULL, NULL, NULL, NULL, NULL, job_finished,
+                                  &automatic);
+    g_assert_true(ui_wait_until(job_done, &automatic, WAIT_SECONDS));
+    g_assert_true(fp32.done && cpu.done);
+    g_assert_no_error(fp32.error);
+    g_assert_no_error(cpu.error);
+    g_assert_no_error(automatic.error);
+    ScfGeneratedImage *ref = fp32.generation->images->pdata[0];
+    ScfGeneratedImage *img = cpu.generation->images->pdata[0];
+    g_assert_cmpstr(img->params.device, ==, "cpu");
+    g_autoptr(GBytes) a = gdk_texture_save_to_png_bytes(ref->texture);
+    g_autoptr(GBytes) b = gdk_texture_save_to_png_bytes(img->texture);
+    g_assert_true(g_bytes_equal(a, b));
+    ScfGeneratedImage *fallback = automatic.generation->images->pdata[0];
+    g_test_message("auto + bf16 ran on %s", fallback->params.device);
+    if (strcmp(fallback->params.device, "cpu") == 0) {
+        g_autoptr(GBytes) c = gdk_texture_save_to_png_bytes(fallback->texture);
+        g_assert_true(g_bytes_equal(a, c));
+    }
+    scf_generation_free(fp32.generation);
+    scf_generation_free(cpu.generation);
+    scf_generation_free(automatic.generation);
+}
+
 static void test_quit(void)
 {
     ui_app_quit(GTK_APPLICATION(app), WAIT_SECONDS);
@@ -746,6 +786,8 @@ int main(int argc, char **argv)
 
     settings = g_settings_new(SCF_APP_ID);
     g_settings_set_string(settings, "device", "cpu");
+    /* CUDA's precision, which the processor must not refuse: it computes in fp32 */
+    g_settings_set_string(settings, "precision", "bf16");
     app = scf_application_new(G_APPLICATION_NON_UNIQUE);
     ui_app_register(G_APPLICATION(app));
 
@@ -759,6 +801,7 @@ int main(int argc, char **argv)
     g_test_add_func("/ui/generate/live", test_live);
     g_test_add_func("/ui/generate/error", test_error);
     g_test_add_func("/ui/generate/runner-supersede", test_runner_supersede);
+    g_test_add_func("/ui/generate/runner-precision", test_runner_precision);
     g_test_add_func("/ui/generate/drop-png", test_drop_png);
     g_test_add_func("/ui/generate/quit", test_quit);
     int status = g_test_run();

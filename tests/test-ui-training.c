@@ -9,12 +9,14 @@
  * status 1 and its "stopped" message, after which the run can be resumed; a
  * run folder another process holds is refused with a banner naming it and
  * the holder's pid; with the built-in set chosen, Start builds it first,
- * once. The main loop's longest stall is measured while runs train.
+ * once; two GPUs or more make the command data-parallel (--gpus N), and the
+ * GPUs choice says why it is closed where there are fewer. The main loop's longest stall is measured while runs train.
  * Screenshots go to $SCF_TEST_OUT.
  *
  * The cases share one application and run in order, in fresh temporary
  * data, config and home folders, with settings in memory. */
 #include "build-config.h"
+#include "device.h"
 #include "run.h"
 #include "scf-application.h"
 #include "scf-training-controller.h"
@@ -219,6 +221,104 @@ static void test_command_preview(void)
         "%s distill --teacher '/models/my teacher' --data %s --ablation cd+trunc --out %s --device cpu", cli,
         data_dir, run);
     g_assert_cmpstr(scf_training_view_get_command(view()), ==, distill);
+}
+
+static GtkWidget *gpus_spin(void)
+{
+    GtkWidget *spin = ui_find_named(GTK_WIDGET(view()), "gpus");
+    g_assert_true(GTK_IS_SPIN_BUTTON(spin));
+    return spin;
+}
+
+static gboolean gpus_tooltip_is(gpointer text)
+{
+    return g_strcmp0(gtk_widget_get_tooltip_text(gpus_spin()), text) == 0;
+}
+
+/* The position of arg in argv, or -1. */
+static int argv_index(char **argv, const char *arg)
+{
+    for (int i = 0; argv[i]; i++)
+        if (strcmp(argv[i], arg) == 0)
+            return i;
+    return -1;
+}
+
+/* The command a GPU count makes: --gpus N in place of --device from 2 GPUs
+ * on, nothing from 1; resuming on several GPUs too. */
+static void test_gpus_command(void)
+{
+    g_autofree char *config = fixture("tiny-teacher.json");
+    g_autofree char *run = run_path("teacher-gpus");
+    enter_teacher_settings(config, run);
+    const char *devices[] = { "auto", "cuda" };
+    for (gsize d = 0; d < G_N_ELEMENTS(devices); d++) {
+        for (int resume = 0; resume < 2; resume++) {
+            g_auto(GStrv) argv = scf_training_controller_argv(view(), devices[d], 2, resume);
+            int at = argv_index(argv, "--gpus");
+            g_assert_cmpint(at, >, 0);
+            g_assert_cmpstr(argv[at + 1], ==, "2");
+            g_assert_cmpint(argv_index(argv, "--device"), ==, -1);
+            g_assert_cmpint(argv_index(argv, "--resume"), ==, resume ? 2 : -1);
+        }
+    }
+    g_auto(GStrv) cuda = scf_training_controller_argv(view(), "cuda", 1, FALSE);
+    g_assert_cmpint(argv_index(cuda, "--gpus"), ==, -1);
+    g_assert_cmpstr(cuda[argv_index(cuda, "--device") + 1], ==, "cuda");
+    g_auto(GStrv) automatic = scf_training_controller_argv(view(), "auto", 1, FALSE);
+    g_assert_cmpint(argv_index(automatic, "--gpus"), ==, -1);
+    g_assert_cmpint(argv_index(automatic, "--device"), ==, -1);
+    g_autofree char *cli = g_find_program_in_path("scflow");
+    g_auto(GStrv) four = scf_training_controller_argv(view(), "auto", 4, FALSE);
+    g_autofree char *line = g_strjoinv(" ", four);
+    g_autofree char *expected = g_strdup_printf("%s train --data %s --config %s --out %s --gpus 4",
+                                                cli, data_dir, config, run);
+    g_assert_cmpstr(line, ==, expected);
+}
+
+/* The GPUs choice opens only for a CUDA-capable device with two GPUs or
+ * more: here (no GPU) it stays at 1, insensitive, saying why, and the
+ * command line never gets --gpus. */
+static void test_gpus_choice(void)
+{
+    g_autofree char *config = fixture("tiny-teacher.json");
+    g_autofree char *run = run_path("teacher-gpus");
+    enter_teacher_settings(config, run);
+    /* the harness's device is the processor */
+    g_assert_false(gtk_widget_get_sensitive(gpus_spin()));
+    g_assert_true(gpus_tooltip_is("The device in Preferences is the processor (CPU)"));
+    g_assert_cmpint(scf_training_view_get_gpus(view()), ==, 1);
+
+    g_settings_set_string(settings, "device", "auto");
+    int present = scf_device_cuda_count();
+    g_test_message("CUDA GPUs here: %d", present);
+    const char *why = present == 0 ? "No CUDA GPU found"
+                      : present == 1 ? "1 GPU found: training on several needs more than one"
+                                     : NULL;
+    if (why) {
+        g_assert_true(ui_wait_until(gpus_tooltip_is, (gpointer)why, WAIT_SECONDS));
+        g_assert_false(gtk_widget_get_sensitive(gpus_spin()));
+        /* a count asked for from code is held to what there is */
+        scf_training_view_set_gpus(view(), 2);
+        g_signal_emit_by_name(view(), "changed");
+        g_assert_cmpint(scf_training_view_get_gpus(view()), ==, 1);
+        g_assert_null(strstr(scf_training_view_get_command(view()), "--gpus"));
+        screenshot("training-gpus.png");
+    } else {
+        g_autofree char *open = g_strdup_printf("Train data-parallel on up to %d GPUs at once",
+                                                present);
+        g_assert_true(ui_wait_until(gpus_tooltip_is, open, WAIT_SECONDS));
+        g_assert_true(gtk_widget_get_sensitive(gpus_spin()));
+        scf_training_view_set_gpus(view(), 2);
+        g_signal_emit_by_name(view(), "changed");
+        g_assert_nonnull(strstr(scf_training_view_get_command(view()), " --gpus 2"));
+        scf_training_view_set_gpus(view(), 1);
+    }
+    g_settings_set_string(settings, "device", "cpu");
+    g_assert_true(gpus_tooltip_is("The device in Preferences is the processor (CPU)"));
+    g_assert_false(gtk_widget_get_sensitive(gpus_spin()));
+    g_assert_null(strstr(scf_training_view_get_command(view()), "--gpus"));
+    g_assert_true(g_str_has_suffix(scf_training_view_get_command(view()), " --device cpu"));
 }
 
 static void test_train_to_end(void)
@@ -569,6 +669,8 @@ int main(int argc, char **argv)
 
     g_test_add_func("/ui/training/defaults", test_defaults);
     g_test_add_func("/ui/training/command-preview", test_command_preview);
+    g_test_add_func("/ui/training/gpus-command", test_gpus_command);
+    g_test_add_func("/ui/training/gpus-choice", test_gpus_choice);
     g_test_add_func("/ui/training/choosers", test_choosers);
     g_test_add_func("/ui/training/train-to-end", test_train_to_end);
     g_test_add_func("/ui/training/stop", test_stop);

@@ -252,35 +252,59 @@ static void test_app_shortcuts(void)
 static void test_app_preferences(void)
 {
     g_settings_set_string(settings, "device", "cuda");
+    g_settings_set_string(settings, "precision", "bf16");
     g_settings_set_int(settings, "threads", 3);
 
     g_action_group_activate_action(G_ACTION_GROUP(app), "preferences", NULL);
     GtkWindow *window = wait_window(SCF_TYPE_PREFERENCES_WINDOW);
     g_assert_true(gtk_window_get_modal(window));
 
-    GtkDropDown *device = GTK_DROP_DOWN(ui_find_descendant(GTK_WIDGET(window), GTK_TYPE_DROP_DOWN));
-    GtkSpinButton *threads =
-        GTK_SPIN_BUTTON(ui_find_descendant(GTK_WIDGET(window), GTK_TYPE_SPIN_BUTTON));
+    GtkDropDown *device = GTK_DROP_DOWN(ui_find_named(GTK_WIDGET(window), "device"));
+    GtkDropDown *precision = GTK_DROP_DOWN(ui_find_named(GTK_WIDGET(window), "precision"));
+    GtkSpinButton *threads = GTK_SPIN_BUTTON(ui_find_named(GTK_WIDGET(window), "threads"));
     g_assert_nonnull(device);
+    g_assert_nonnull(precision);
     g_assert_nonnull(threads);
     g_assert_cmpuint(gtk_drop_down_get_selected(device), ==, 2);
+    g_assert_cmpuint(gtk_drop_down_get_selected(precision), ==, 2);
     g_assert_cmpint(gtk_spin_button_get_value_as_int(threads), ==, 3);
+    /* on a GPU the precision can be chosen */
+    g_assert_true(gtk_widget_get_sensitive(GTK_WIDGET(precision)));
+    g_assert_null(gtk_widget_get_tooltip_text(GTK_WIDGET(precision)));
+
+    gtk_drop_down_set_selected(precision, 3);
+    g_autofree char *stored_precision = g_settings_get_string(settings, "precision");
+    g_assert_cmpstr(stored_precision, ==, "fp16");
 
     gtk_drop_down_set_selected(device, 1);
     gtk_spin_button_set_value(threads, 6);
     g_autofree char *stored_device = g_settings_get_string(settings, "device");
     g_assert_cmpstr(stored_device, ==, "cpu");
     g_assert_cmpint(g_settings_get_int(settings, "threads"), ==, 6);
+    /* The processor computes in fp32 only: the choice is kept but closed,
+     * and its tooltip says why. */
+    g_assert_false(gtk_widget_get_sensitive(GTK_WIDGET(precision)));
+    const char *why = gtk_widget_get_tooltip_text(GTK_WIDGET(precision));
+    g_assert_nonnull(why);
+    g_assert_nonnull(strstr(why, "FP32"));
+    g_assert_cmpuint(gtk_drop_down_get_selected(precision), ==, 3);
+    ui_wait_drawn(GTK_WIDGET(window));
+    ui_save_screenshot(GTK_WIDGET(window), "studio-preferences-cpu.png");
 
     /* And follow changes made elsewhere while open. */
     g_settings_set_string(settings, "device", "auto");
+    g_settings_set_string(settings, "precision", "tf32");
     g_settings_set_int(settings, "threads", 0);
     g_assert_cmpuint(gtk_drop_down_get_selected(device), ==, 0);
+    g_assert_cmpuint(gtk_drop_down_get_selected(precision), ==, 1);
     g_assert_cmpint(gtk_spin_button_get_value_as_int(threads), ==, 0);
+    g_assert_true(gtk_widget_get_sensitive(GTK_WIDGET(precision)));
+    g_assert_null(gtk_widget_get_tooltip_text(GTK_WIDGET(precision)));
 
     ui_wait_drawn(GTK_WIDGET(window));
     ui_save_screenshot(GTK_WIDGET(window), "studio-preferences.png");
     close_and_wait(window, SCF_TYPE_PREFERENCES_WINDOW);
+    g_settings_reset(settings, "precision");
 }
 
 static void test_app_about(void)

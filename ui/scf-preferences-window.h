@@ -1,8 +1,11 @@
 /* The preferences window. It shows the values of its properties and notifies
  * when the user changes them; storing them is the caller's business (the
  * application binds them to GSettings).
- *   device:  "auto", "cpu" or "cuda"
- *   threads: processor threads, 0 for one per core */
+ *   device:    "auto", "cpu" or "cuda"
+ *   precision: "fp32", "tf32", "bf16" or "fp16": how a CUDA GPU's matrix
+ *              products round; its choice is insensitive (with a tooltip
+ *              saying why) while the device is "cpu"
+ *   threads:   processor threads, 0 for one per core */
 #pragma once
 #include <gtk/gtk.h>
 

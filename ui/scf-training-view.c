@@ -15,7 +15,8 @@ struct _ScfTrainingView {
     GtkEntry *data_entry, *config_entry, *teacher_entry, *run_entry;
     GtkWidget *data_box, *config_box, *teacher_box;
     GtkWidget *config_label, *teacher_label, *ablation_label;
-    GtkLabel *command_label, *rate_label, *status_label, *error_label;
+    GtkSpinButton *gpus_spin;
+    GtkLabel *gpus_note, *command_label, *rate_label, *status_label, *error_label;
     GtkRevealer *error_revealer;
     GtkProgressBar *progress_bar;
     GtkDrawingArea *curves_area;
@@ -261,6 +262,32 @@ void scf_training_view_set_ablation(ScfTrainingView *self, const char *name)
         }
 }
 
+int scf_training_view_get_gpus(ScfTrainingView *self)
+{
+    g_return_val_if_fail(SCF_IS_TRAINING_VIEW(self), 1);
+    return gtk_spin_button_get_value_as_int(self->gpus_spin);
+}
+
+void scf_training_view_set_gpus(ScfTrainingView *self, int gpus)
+{
+    g_return_if_fail(SCF_IS_TRAINING_VIEW(self));
+    self->updating = TRUE;
+    gtk_spin_button_set_value(self->gpus_spin, gpus);
+    self->updating = FALSE;
+}
+
+void scf_training_view_set_gpu_limit(ScfTrainingView *self, int limit, const char *why)
+{
+    g_return_if_fail(SCF_IS_TRAINING_VIEW(self));
+    self->updating = TRUE;
+    /* the adjustment clamps the value: 1 where there is no choice */
+    gtk_spin_button_set_range(self->gpus_spin, 1, MAX(limit, 1));
+    self->updating = FALSE;
+    gtk_widget_set_sensitive(GTK_WIDGET(self->gpus_spin), limit > 1);
+    gtk_widget_set_tooltip_text(GTK_WIDGET(self->gpus_spin), why);
+    gtk_label_set_text(self->gpus_note, why ? why : "");
+}
+
 void scf_training_view_set_command(ScfTrainingView *self, const char *text)
 {
     g_return_if_fail(SCF_IS_TRAINING_VIEW(self));
@@ -472,6 +499,8 @@ static void scf_training_view_class_init(ScfTrainingViewClass *klass)
     BIND(config_label);
     BIND(teacher_label);
     BIND(ablation_label);
+    BIND(gpus_spin);
+    BIND(gpus_note);
     BIND(command_label);
     BIND(rate_label);
     BIND(status_label);
@@ -501,6 +530,8 @@ static void scf_training_view_init(ScfTrainingView *self)
     for (gsize i = 0; i < G_N_ELEMENTS(dropdowns); i++)
         g_signal_connect_swapped(dropdowns[i], "notify::selected",
                                  G_CALLBACK(scf_training_view_edited), self);
+    g_signal_connect_swapped(self->gpus_spin, "value-changed",
+                             G_CALLBACK(scf_training_view_edited), self);
     g_signal_connect(self->runs_list, "row-activated", G_CALLBACK(scf_training_view_row_activated),
                      self);
     scf_training_view_show_kind_rows(self);

@@ -1,9 +1,9 @@
 /* The Training page: what to run (teacher training or SCFlow distillation,
  * its dataset: the built-in emoji set or a folder, config or teacher, run
  * folder and ablation preset, each path typed or picked with a file
- * chooser), the exact command line it will run, and how the run goes
- * (progress, loss curves, the latest sample grid, an error banner), beside
- * the runs found on disk.
+ * chooser, and how many GPUs), the exact command line it will run, and how
+ * the run goes (progress, loss curves, the latest sample grid, an error
+ * banner), beside the runs found on disk.
  *
  * The view only shows and asks. Its buttons activate the window actions
  * win.training-start, win.training-stop, win.training-resume and
@@ -48,6 +48,14 @@ void scf_training_view_set_path(ScfTrainingView *self, ScfTrainingField field, c
 /* The distillation preset: "full", "cd", "cd+trunc", ... */
 const char *scf_training_view_get_ablation(ScfTrainingView *self);
 void scf_training_view_set_ablation(ScfTrainingView *self, const char *name);
+
+/* The GPUs a run trains on at once (data-parallel): 1 is one device. */
+int scf_training_view_get_gpus(ScfTrainingView *self);
+void scf_training_view_set_gpus(ScfTrainingView *self, int gpus);
+/* At most limit GPUs can be chosen; below 2 the choice is insensitive and
+ * shows 1. why, shown beside it and as its tooltip, says what the limit
+ * comes from. */
+void scf_training_view_set_gpu_limit(ScfTrainingView *self, int limit, const char *why);
 
 /* The command line shown (read-only) under the settings. */
 void scf_training_view_set_command(ScfTrainingView *self, const char *text);

@@ -226,6 +226,16 @@ static const char *ctx_setup(scf_cuda_ctx *ctx)
     return NULL;
 }
 
+extern "C" int scf_cuda_device_count(void)
+{
+    int count = 0;
+    if (cudaGetDeviceCount(&count) != cudaSuccess) {
+        cudaGetLastError(); /* no driver or no GPU: not an error to keep */
+        return 0;
+    }
+    return count;
+}
+
 extern "C" scf_backend *scf_backend_cuda_new(int device, GError **error)
 {
     int count = 0;
