@@ -196,7 +196,18 @@ static void test_defaults(void)
         "%s dataset emoji --size 32 --force --out %s && %s train --data %s --config %s --out %s "
         "--device cpu", cli, builtin, cli, builtin, config, run);
     g_assert_cmpstr(scf_training_view_get_command(view()), ==, expected);
+
     ui_wait_drawn(GTK_WIDGET(main_window()));
+    /* no runs yet: the list says so (its placeholder survived the refresh,
+     * done by now, that found no runs) */
+    GtkWidget *runs_list = ui_find_named(GTK_WIDGET(view()), "runs_list");
+    g_assert_nonnull(runs_list);
+    g_assert_null(gtk_list_box_get_row_at_index(GTK_LIST_BOX(runs_list), 0));
+    GtkWidget *empty = ui_find_descendant(runs_list, GTK_TYPE_LABEL);
+    g_assert_nonnull(empty);
+    g_assert_true(gtk_widget_get_mapped(empty));
+    g_assert_cmpstr(gtk_label_get_label(GTK_LABEL(empty)), ==, "No runs yet");
+
     ui_save_screenshot(GTK_WIDGET(main_window()), "training-defaults.png");
 }
 

@@ -358,8 +358,10 @@ void scf_training_view_set_runs(ScfTrainingView *self, const char *const *dirs,
                                 const char *const *descriptions, guint n)
 {
     g_return_if_fail(SCF_IS_TRAINING_VIEW(self));
-    for (GtkWidget *row; (row = gtk_widget_get_first_child(GTK_WIDGET(self->runs_list)));)
-        gtk_list_box_remove(self->runs_list, row);
+    /* rows only: the first child may be the "No runs yet" placeholder, which
+     * must stay (gtk_list_box_remove_all is GTK 4.12; Debian 12 has 4.8) */
+    for (GtkListBoxRow *row; (row = gtk_list_box_get_row_at_index(self->runs_list, 0));)
+        gtk_list_box_remove(self->runs_list, GTK_WIDGET(row));
     g_ptr_array_set_size(self->run_dirs, 0);
     for (guint i = 0; i < n; i++) {
         g_autofree char *name = g_path_get_basename(dirs[i]);
