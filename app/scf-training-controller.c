@@ -1,4 +1,5 @@
 #include "scf-training-controller.h"
+#include "collective.h"
 #include "device.h"
 #include "model-catalog.h"
 #include "run.h"
@@ -153,7 +154,8 @@ static int scf_training_controller_gpu_limit(ScfTrainingController *self, char *
 {
     g_autofree char *device = g_settings_get_string(self->settings, "device");
     gboolean cpu = g_strcmp0(device, "cpu") == 0;
-    int n = self->cuda_gpus, limit = cpu ? 1 : MAX(n, 1);
+    const gboolean nccl = scf_collective_has_nccl();
+    int n = self->cuda_gpus, limit = cpu || !nccl ? 1 : MAX(n, 1);
     if (!why)
         return limit;
     if (cpu)
@@ -164,6 +166,9 @@ static int scf_training_controller_gpu_limit(ScfTrainingController *self, char *
         *why = g_strdup(_("No CUDA GPU found"));
     else if (n == 1)
         *why = g_strdup(_("1 GPU found: training on several needs more than one"));
+    else if (!nccl)
+        *why = g_strdup_printf(_("%d GPUs found, but this build has no NCCL, which training on "
+                                 "several needs"), n);
     else
         *why = g_strdup_printf(ngettext("Train data-parallel on up to %d GPU at once",
                                         "Train data-parallel on up to %d GPUs at once", n), n);

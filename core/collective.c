@@ -268,6 +268,11 @@ static gboolean host_broadcast(scf_collective *c, int rank, float *buf, size_t n
     return same;
 }
 
+gboolean scf_collective_has_nccl(void)
+{
+    return SCF_HAVE_NCCL;
+}
+
 /* ---- the collective calls ---- */
 
 gboolean scf_collective_all_reduce_sum(scf_collective *c, int rank, float *buf, size_t n,

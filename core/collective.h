@@ -39,6 +39,10 @@ scf_collective *scf_collective_open(const char *devices, int threads, char **not
                                     GError **error);
 /* "cuda:0,cuda:1,...,cuda:N-1": the first n GPUs, for scf_collective_open. */
 char *scf_collective_gpu_list(int n);
+
+/* Whether this build can train across several GPUs: that needs NCCL (host
+ * ranks, cpu,cpu, work without it). */
+gboolean scf_collective_has_nccl(void);
 /* Frees the collective and its backends (NULL is allowed). */
 void scf_collective_free(scf_collective *c);
 
