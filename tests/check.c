@@ -1,4 +1,5 @@
 #include "check.h"
+#include <glib/gstdio.h>
 #include <math.h>
 #include <stdio.h>
 
@@ -138,4 +139,53 @@ scf_backend *chk_cpu(void)
     if (!be)
         be = scf_backend_cpu_new(0);
     return be;
+}
+
+char *chk_tmpdir(const char *prefix)
+{
+    const char *base = g_getenv("SCF_TEST_OUT");
+    if (!base)
+        base = g_get_tmp_dir();
+    g_assert_cmpint(g_mkdir_with_parents(base, 0755), ==, 0);
+    g_autofree char *name = g_strdup_printf("%s-XXXXXX", prefix);
+    char *dir = g_build_filename(base, name, NULL);
+    g_assert_nonnull(g_mkdtemp(dir));
+    return dir;
+}
+
+void chk_tmpdir_free(char *dir)
+{
+    g_assert_true(chk_remove_tree(dir));
+    g_free(dir);
+}
+
+gboolean chk_remove_tree(const char *path)
+{
+    gboolean ok = TRUE;
+    g_autoptr(GDir) dir = g_dir_open(path, 0, NULL);
+    for (const char *name; dir && (name = g_dir_read_name(dir));) {
+        g_autofree char *child = g_build_filename(path, name, NULL);
+        if (g_file_test(child, G_FILE_TEST_IS_DIR) && !g_file_test(child, G_FILE_TEST_IS_SYMLINK))
+            ok &= chk_remove_tree(child);
+        else
+            ok &= g_remove(child) == 0;
+    }
+    return g_remove(path) == 0 && ok;
+}
+
+void chk_write_file(const char *dir, const char *name, const char *data, gssize len)
+{
+    g_autofree char *path = g_build_filename(dir, name, NULL);
+    g_assert_true(g_file_set_contents(path, data, len, NULL));
+}
+
+scf_image *chk_noise_image(int w, int h, int channels, uint64_t seed)
+{
+    scf_image *img = scf_image_new(w, h, channels, NULL);
+    g_assert_nonnull(img);
+    size_t n = (size_t)w * (size_t)h * (size_t)channels;
+    g_autofree float *f = chk_random(n, 0.0f, 256.0f, seed);
+    for (size_t i = 0; i < n; i++)
+        img->data[i] = (uint8_t)f[i];
+    return img;
 }

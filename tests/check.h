@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "backend.h"
+#include "image.h"
 
 /* Uniform values in [lo, hi) from a fixed-seed generator (splitmix64). */
 void chk_fill(float *x, size_t n, float lo, float hi, uint64_t seed);
@@ -65,3 +66,19 @@ double chk_dot(const float *out, const float *r, size_t n);
 
 /* The CPU backend shared by a test binary (created on first use). */
 scf_backend *chk_cpu(void);
+
+/* A fresh empty folder prefix-XXXXXX under $SCF_TEST_OUT, or the system's
+ * temporary folder where that is unset. */
+char *chk_tmpdir(const char *prefix);
+/* Removes dir and everything in it, asserting that all of it went; frees dir. */
+void chk_tmpdir_free(char *dir);
+/* Removes path and everything under it (symbolic links, not their targets);
+ * FALSE when something could not be removed. Callers whose files a program
+ * under test may still touch at the end ignore that. */
+gboolean chk_remove_tree(const char *path);
+/* Writes dir/name with len bytes of data (-1: up to its NUL). */
+void chk_write_file(const char *dir, const char *name, const char *data, gssize len);
+
+/* An image of uniform noise from chk_fill (so it compresses about as badly
+ * as pixels can). */
+scf_image *chk_noise_image(int w, int h, int channels, uint64_t seed);

@@ -102,23 +102,9 @@ dp_env *dp_env_new(void)
     return env;
 }
 
-static void remove_tree(const char *path)
-{
-    if (g_file_test(path, G_FILE_TEST_IS_DIR) && !g_file_test(path, G_FILE_TEST_IS_SYMLINK)) {
-        GDir *d = g_dir_open(path, 0, NULL);
-        g_assert_nonnull(d);
-        for (const char *name; (name = g_dir_read_name(d));) {
-            g_autofree char *child = g_build_filename(path, name, NULL);
-            remove_tree(child);
-        }
-        g_dir_close(d);
-    }
-    g_assert_cmpint(g_remove(path), ==, 0);
-}
-
 void dp_env_free(dp_env *env)
 {
-    remove_tree(env->root);
+    g_assert_true(chk_remove_tree(env->root));
     g_free(env->root);
     g_free(env->model_dir);
     g_free(env->data_dir);

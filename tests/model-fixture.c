@@ -4,9 +4,7 @@
 #include <json-glib/json-glib.h>
 #include <math.h>
 #include <stdarg.h>
-#include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 
 void mfx_open(mfx *f, const char *name)
 {
@@ -148,31 +146,6 @@ scf_var *mfx_dot_loss(scf_graph *g, scf_var *out, float *r)
     return scf_linear(g, scf_graph_reshape(g, out, 2, (int64_t[]){ 1, n }), w, NULL);
 }
 
-char *mfx_tmpdir(void)
-{
-    const char *base = g_getenv("SCF_TEST_OUT");
-    if (!base)
-        base = g_get_tmp_dir();
-    g_assert_cmpint(g_mkdir_with_parents(base, 0755), ==, 0);
-    char *dir = g_build_filename(base, "models-XXXXXX", NULL);
-    g_assert_nonnull(g_mkdtemp(dir));
-    return dir;
-}
-
-void mfx_tmpdir_free(char *dir)
-{
-    GDir *d = g_dir_open(dir, 0, NULL);
-    g_assert_nonnull(d);
-    const char *name;
-    while ((name = g_dir_read_name(d))) {
-        g_autofree char *path = g_build_filename(dir, name, NULL);
-        g_assert_cmpint(remove(path), ==, 0);
-    }
-    g_dir_close(d);
-    g_assert_cmpint(rmdir(dir), ==, 0);
-    g_free(dir);
-}
-
 void mfx_edit_config(const char *src, const char *dst, const char *key, const char *value)
 {
     g_autoptr(JsonParser) parser = json_parser_new();
@@ -234,23 +207,69 @@ void mfx_assert_error(GError *error, ...)
     g_error_free(error);
 }
 
-void mfx_check_bad_weights(const char *fixture, const char *weights_file,
-                           const mfx_weights_case *cases, size_t n, mfx_load_fn load)
+gboolean mfx_model_load(mfx_model *m, const mfx_model_kind *kind, const char *config_path,
+                        const char *weights_path, gboolean with_grad, GError **error)
+{
+    *m = (mfx_model){ kind, NULL, NULL };
+    scf_config c;
+    if (!scf_config_load(&c, config_path, error))
+        return FALSE;
+    m->p = scf_params_new(chk_cpu());
+    m->model = kind->build(&c, m->p, error);
+    scf_config_clear(&c);
+    scf_safetensors *st = NULL;
+    gboolean ok = m->model && scf_params_allocate(m->p, with_grad, error) &&
+                  (st = scf_safetensors_open(weights_path, error)) &&
+                  scf_params_load(m->p, st, kind->prefix ? kind->prefix(st) : "", FALSE, error);
+    scf_safetensors_close(st);
+    if (!ok)
+        mfx_model_free(m);
+    return ok;
+}
+
+void mfx_model_free(mfx_model *m)
+{
+    if (m->model)
+        m->kind->free(m->model);
+    scf_params_free(m->p);
+    m->p = NULL;
+    m->model = NULL;
+}
+
+/* Loading must fail: its error, for the caller to check. */
+static GError *load_error(const mfx_model_kind *kind, const char *config_path,
+                          const char *weights_path)
+{
+    mfx_model m;
+    GError *error = NULL;
+    g_assert_false(mfx_model_load(&m, kind, config_path, weights_path, FALSE, &error));
+    return error;
+}
+
+void mfx_check_bad_folders(const mfx_model_kind *kind, const char *fixture,
+                           const char *weights_file, const mfx_config_case *configs,
+                           size_t n_configs, const mfx_weights_case *weights, size_t n_weights)
 {
     mfx f;
     mfx_open(&f, fixture);
     g_autofree char *config_path = mfx_file(&f, "config.json");
     g_autofree char *weights_path = mfx_file(&f, weights_file);
-    char *dir = mfx_tmpdir();
-    g_autofree char *edited = g_build_filename(dir, weights_file, NULL);
-    for (size_t i = 0; i < n; i++) {
-        mfx_edit_weights(weights_path, edited, cases[i].edit, cases[i].arg);
-        GError *error = NULL;
-        g_assert_false(load(config_path, edited, &error));
-        g_assert_error(error, SCF_ERROR, SCF_ERROR_FORMAT);
-        mfx_assert_error(error, edited, cases[i].expect[0], cases[i].expect[1],
-                         cases[i].expect[2], NULL);
+    char *dir = chk_tmpdir("models");
+    g_autofree char *bad_config = g_build_filename(dir, "config.json", NULL);
+    g_autofree char *bad_weights = g_build_filename(dir, weights_file, NULL);
+    for (size_t i = 0; i < n_configs; i++) {
+        const mfx_config_case *c = &configs[i];
+        mfx_edit_config(config_path, bad_config, c->key, c->value);
+        GError *error = load_error(kind, bad_config, weights_path);
+        mfx_assert_error(error, bad_config, c->expect[0], c->expect[1], c->expect[2], NULL);
     }
-    mfx_tmpdir_free(dir);
+    for (size_t i = 0; i < n_weights; i++) {
+        const mfx_weights_case *w = &weights[i];
+        mfx_edit_weights(weights_path, bad_weights, w->edit, w->arg);
+        GError *error = load_error(kind, config_path, bad_weights);
+        g_assert_error(error, SCF_ERROR, SCF_ERROR_FORMAT);
+        mfx_assert_error(error, bad_weights, w->expect[0], w->expect[1], w->expect[2], NULL);
+    }
+    chk_tmpdir_free(dir);
     mfx_close(&f);
 }

@@ -6,6 +6,7 @@
  * Also the edits the bad-input tests make to copies of a fixture. */
 #pragma once
 #include <glib.h>
+#include "config.h"
 #include "graph.h"
 #include "params.h"
 #include "safetensors.h"
@@ -38,10 +39,6 @@ gboolean mfx_check_param_grads(const mfx *f, const scf_params *p, const char *pr
  * weight row, so the gradient reaching out is exactly r. r has out's size. */
 scf_var *mfx_dot_loss(scf_graph *g, scf_var *out, float *r);
 
-/* A fresh folder under $SCF_TEST_OUT, and its removal with its files. */
-char *mfx_tmpdir(void);
-void mfx_tmpdir_free(char *dir);
-
 /* dst = a copy of the JSON object in src with key set to the JSON text value
  * (NULL removes the key). */
 void mfx_edit_config(const char *src, const char *dst, const char *key, const char *value);
@@ -59,18 +56,43 @@ void mfx_edit_weights(const char *src, const char *dst, mfx_weights_edit edit, c
  * NULL-terminated strings; frees it. */
 void mfx_assert_error(GError *error, ...) G_GNUC_NULL_TERMINATED;
 
-/* Loads config_path + weights_path the way a test's model does; FALSE with
- * the loader's error. */
-typedef gboolean (*mfx_load_fn)(const char *config_path, const char *weights_path, GError **error);
+/* A model type under test: its config read into a model whose parameters
+ * are registered in p (NULL with the config's error), its free, and the
+ * prefix of its names in a weights file (NULL: none). */
+typedef struct {
+    gpointer (*build)(scf_config *c, scf_params *p, GError **error);
+    GDestroyNotify free;
+    const char *(*prefix)(const scf_safetensors *st);
+} mfx_model_kind;
+
+typedef struct {
+    const mfx_model_kind *kind;
+    scf_params *p;
+    gpointer model;
+} mfx_model;
+
+/* config_path + weights_path the way a caller loads a model folder, the
+ * parameters on chk_cpu() (with gradients where with_grad); FALSE with the
+ * loader's error and nothing to free. */
+gboolean mfx_model_load(mfx_model *m, const mfx_model_kind *kind, const char *config_path,
+                        const char *weights_path, gboolean with_grad, GError **error);
+void mfx_model_free(mfx_model *m);
+
+typedef struct {
+    const char *key, *value;   /* the config edit (value NULL: the key removed) */
+    const char *expect[3];     /* texts the error message must contain */
+} mfx_config_case;
 
 typedef struct {
     mfx_weights_edit edit;
     const char *arg;
-    const char *expect[3];   /* texts the error message must contain */
+    const char *expect[3];     /* texts the error message must contain */
 } mfx_weights_case;
 
-/* Each case edits the fixture's weights file into a temporary copy and
- * asserts that loading it fails with SCF_ERROR_FORMAT naming the file and
- * the expected texts. */
-void mfx_check_bad_weights(const char *fixture, const char *weights_file,
-                           const mfx_weights_case *cases, size_t n, mfx_load_fn load);
+/* Each case edits a temporary copy of the fixture's config.json or of its
+ * weights_file and asserts that loading the folder with that copy fails
+ * with a message naming the copy and the expected texts (for weights also
+ * with SCF_ERROR_FORMAT). */
+void mfx_check_bad_folders(const mfx_model_kind *kind, const char *fixture,
+                           const char *weights_file, const mfx_config_case *configs,
+                           size_t n_configs, const mfx_weights_case *weights, size_t n_weights);

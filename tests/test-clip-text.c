@@ -12,40 +12,28 @@
 #define FORWARD_RTOL 1e-4
 #define GRAD_RTOL 1e-3
 
-typedef struct {
-    scf_params *p;
-    scf_clip_text *m;
-} model;
-
-static void model_free(model *m)
+static gpointer clip_build(scf_config *c, scf_params *p, GError **error)
 {
-    scf_clip_text_free(m->m);
-    scf_params_free(m->p);
-    memset(m, 0, sizeof *m);
+    scf_clip_text_config cfg;
+    return scf_clip_text_config_read(&cfg, c, error) ? scf_clip_text_new(&cfg, p) : NULL;
 }
 
-static gboolean model_load(model *m, const char *config_path, const char *weights_path,
-                           gboolean with_grad, GError **error)
+/* transformers' folders: config.json and model.safetensors, the names with
+ * or without "text_model.". */
+static const mfx_model_kind clip_kind = { clip_build, (GDestroyNotify)scf_clip_text_free,
+                                          scf_clip_text_weights_prefix };
+
+/* The fixture's model from its config.json and weights_path (NULL: its
+ * model.safetensors). */
+static void fixture_model(mfx_model *m, const mfx *f, const char *weights_path,
+                          gboolean with_grad)
 {
-    memset(m, 0, sizeof *m);
-    scf_config c;
-    scf_clip_text_config cfg;
-    if (!scf_config_load(&c, config_path, error))
-        return FALSE;
-    gboolean ok = scf_clip_text_config_read(&cfg, &c, error);
-    scf_config_clear(&c);
-    if (!ok)
-        return FALSE;
-    m->p = scf_params_new(chk_cpu());
-    m->m = scf_clip_text_new(&cfg, m->p);
-    scf_safetensors *st = NULL;
-    ok = scf_params_allocate(m->p, with_grad, error) &&
-         (st = scf_safetensors_open(weights_path, error)) &&
-         scf_params_load(m->p, st, scf_clip_text_weights_prefix(st), FALSE, error);
-    scf_safetensors_close(st);
-    if (!ok)
-        model_free(m);
-    return ok;
+    g_autofree char *config_path = mfx_file(f, "config.json");
+    g_autofree char *own_weights = mfx_file(f, "model.safetensors");
+    GError *error = NULL;
+    g_assert_true(mfx_model_load(m, &clip_kind, config_path,
+                                 weights_path ? weights_path : own_weights, with_grad, &error));
+    g_assert_no_error(error);
 }
 
 /* The fixture's ids in backend memory; *B and *T from their shape. */
@@ -65,12 +53,12 @@ static int32_t *fixture_ids(const mfx *f, int *B, int *T)
 }
 
 /* Forward (and, with r, backward of sum(out * r)) on the fixture's ids. */
-static scf_var *run(scf_graph *g, model *m, const mfx *f, float *r)
+static scf_var *run(scf_graph *g, mfx_model *m, const mfx *f, float *r)
 {
     int B, T;
     int32_t *ids = fixture_ids(f, &B, &T);
     scf_graph_reset(g);
-    scf_var *out = scf_clip_text_forward(m->m, g, ids, B, T);
+    scf_var *out = scf_clip_text_forward(m->model, g, ids, B, T);
     if (r)
         scf_graph_backward(g, mfx_dot_loss(g, out, r));
     GError *error = NULL;
@@ -81,7 +69,7 @@ static scf_var *run(scf_graph *g, model *m, const mfx *f, float *r)
     g_assert_cmpint(v->ndim, ==, 3);
     g_assert_cmpint(v->shape[0], ==, B);
     g_assert_cmpint(v->shape[1], ==, T);
-    g_assert_cmpint(v->shape[2], ==, scf_clip_text_get_config(m->m)->hidden_size);
+    g_assert_cmpint(v->shape[2], ==, scf_clip_text_get_config(m->model)->hidden_size);
     chk_cpu()->free(chk_cpu(), ids);   /* the pass and its backward are done with them */
     return out;
 }
@@ -90,12 +78,8 @@ static void test_parity(gconstpointer data)
 {
     mfx f;
     mfx_open(&f, data);
-    g_autofree char *config_path = mfx_file(&f, "config.json");
-    g_autofree char *weights_path = mfx_file(&f, "model.safetensors");
-    model m;
-    GError *error = NULL;
-    g_assert_true(model_load(&m, config_path, weights_path, TRUE, &error));
-    g_assert_no_error(error);
+    mfx_model m;
+    fixture_model(&m, &f, NULL, TRUE);
     scf_tensor r = mfx_tensor(f.inputs, "r");
     scf_graph *g = scf_graph_new(chk_cpu());
     scf_var *out = run(g, &m, &f, r.data);
@@ -104,7 +88,7 @@ static void test_parity(gconstpointer data)
     g_assert_true(mfx_check_param_grads(&f, m.p, "", GRAD_RTOL));
     scf_graph_free(g);
     g_free(r.data);
-    model_free(&m);
+    mfx_model_free(&m);
     mfx_close(&f);
 }
 
@@ -114,62 +98,32 @@ static void test_legacy_prefix(void)
 {
     mfx f;
     mfx_open(&f, "clip-quick-gelu");
-    g_autofree char *config_path = mfx_file(&f, "config.json");
     g_autofree char *weights_path = mfx_file(&f, "model.safetensors");
-    char *dir = mfx_tmpdir();
+    char *dir = chk_tmpdir("models");
     g_autofree char *legacy = g_build_filename(dir, "model.safetensors", NULL);
     mfx_edit_weights(weights_path, legacy, MFX_PREFIX, "text_model.");
-    model m;
-    GError *error = NULL;
-    g_assert_true(model_load(&m, config_path, legacy, FALSE, &error));
-    g_assert_no_error(error);
+    mfx_model m;
+    fixture_model(&m, &f, legacy, FALSE);
     scf_graph *g = scf_graph_new(chk_cpu());
     scf_var *out = run(g, &m, &f, NULL);
     g_assert_true(mfx_check(&f, "out", out->value.data, scf_tensor_numel(&out->value),
                             FORWARD_RTOL));
     scf_graph_free(g);
-    model_free(&m);
-    mfx_tmpdir_free(dir);
+    mfx_model_free(&m);
+    chk_tmpdir_free(dir);
     mfx_close(&f);
 }
 
 static void test_bad_config(void)
 {
-    static const struct {
-        const char *key, *value;
-        const char *expect[3];
-    } cases[] = {
+    static const mfx_config_case cases[] = {
         { "hidden_act", "\"relu\"", { "hidden_act", "relu" } },
         { "num_attention_heads", "5", { "num_attention_heads", "32" } },
         { "vocab_size", "\"1000\"", { "vocab_size", "string" } },
         { "layer_norm_eps", "-1", { "layer_norm_eps", "out of range" } },
     };
-    mfx f;
-    mfx_open(&f, "clip-gelu");
-    g_autofree char *config_path = mfx_file(&f, "config.json");
-    g_autofree char *weights_path = mfx_file(&f, "model.safetensors");
-    char *dir = mfx_tmpdir();
-    g_autofree char *edited = g_build_filename(dir, "config.json", NULL);
-    for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
-        mfx_edit_config(config_path, edited, cases[i].key, cases[i].value);
-        model m;
-        GError *error = NULL;
-        g_assert_false(model_load(&m, edited, weights_path, FALSE, &error));
-        mfx_assert_error(error, edited, cases[i].expect[0], cases[i].expect[1],
-                         cases[i].expect[2], NULL);
-    }
-    mfx_tmpdir_free(dir);
-    mfx_close(&f);
-}
-
-/* mfx_load_fn: loads and frees again, for the bad-input cases */
-static gboolean try_load(const char *config_path, const char *weights_path, GError **error)
-{
-    model m;
-    if (!model_load(&m, config_path, weights_path, FALSE, error))
-        return FALSE;
-    model_free(&m);
-    return TRUE;
+    mfx_check_bad_folders(&clip_kind, "clip-gelu", "model.safetensors", cases,
+                          G_N_ELEMENTS(cases), NULL, 0);
 }
 
 static void test_bad_weights(void)
@@ -181,7 +135,8 @@ static void test_bad_weights(void)
           { "embeddings.position_embedding.weight", "[15, 32]", "[16, 32]" } },
         { MFX_PREFIX, "text_encoder.", { "missing", "embeddings.token_embedding.weight" } },
     };
-    mfx_check_bad_weights("clip-gelu", "model.safetensors", cases, G_N_ELEMENTS(cases), try_load);
+    mfx_check_bad_folders(&clip_kind, "clip-gelu", "model.safetensors", NULL, 0, cases,
+                          G_N_ELEMENTS(cases));
 }
 
 /* More tokens than position embeddings is an error of the pass, not a crash. */
@@ -189,18 +144,16 @@ static void test_too_many_tokens(void)
 {
     mfx f;
     mfx_open(&f, "clip-gelu");
-    g_autofree char *config_path = mfx_file(&f, "config.json");
-    g_autofree char *weights_path = mfx_file(&f, "model.safetensors");
-    model m;
-    GError *error = NULL;
-    g_assert_true(model_load(&m, config_path, weights_path, FALSE, &error));
+    mfx_model m;
+    fixture_model(&m, &f, NULL, FALSE);
     int32_t ids[17] = { 0 };
+    GError *error = NULL;
     scf_graph *g = scf_graph_new(chk_cpu());
-    g_assert_null(scf_clip_text_forward(m.m, g, ids, 1, 17));
+    g_assert_null(scf_clip_text_forward(m.model, g, ids, 1, 17));
     g_assert_false(scf_graph_check(g, &error));
     mfx_assert_error(error, "17 tokens", "max_position_embeddings", "16", NULL);
     scf_graph_free(g);
-    model_free(&m);
+    mfx_model_free(&m);
     mfx_close(&f);
 }
 

@@ -5,14 +5,13 @@
 # runs on two ranks, and conflicting device options are usage errors.
 # (That the numbers match one device is tests/test-data-parallel.c's job.)
 set -u
-work=$(mktemp -d "${SCF_TEST_OUT:-/tmp}/data-parallel.XXXXXX") || exit 1
-trap 'rm -rf "$work"' EXIT
-fail() { echo "FAIL: $*"; exit 1; }
+# shellcheck source=tests/lib.sh
+. "$(dirname "$0")/lib.sh"
+make_work data-parallel
 export OMP_NUM_THREADS=2
 config="$SCF_FIXTURES/train/tiny-teacher.json"   # batch 4, 8 steps
 
-"$SCFLOW" dataset emoji --size 16 --limit 12 --out "$work/data" >/dev/null 2>&1 ||
-    fail "could not build the dataset"
+build_dataset
 
 "$SCFLOW" train --data "$work/data" --config "$config" --out "$work/run" --devices cpu,cpu,cpu \
     -q 2>"$work/err"

@@ -16,69 +16,27 @@
 
 /* ---- helpers ------------------------------------------------------------ */
 
-static char *new_dir(void)
-{
-    const char *out = g_getenv("SCF_TEST_OUT");
-    g_autofree char *base = g_strdup(out ? out : g_get_tmp_dir());
-    g_assert_cmpint(g_mkdir_with_parents(base, 0755), ==, 0);
-    char *dir = g_build_filename(base, "dataset-XXXXXX", NULL);
-    g_assert_nonnull(g_mkdtemp(dir));
-    return dir;
-}
-
-/* Test folders are flat: files, then the folder. */
-static void remove_dir(char *dir)
-{
-    GDir *d = g_dir_open(dir, 0, NULL);
-    g_assert_nonnull(d);
-    for (const char *name; (name = g_dir_read_name(d));) {
-        g_autofree char *path = g_build_filename(dir, name, NULL);
-        g_assert_cmpint(g_unlink(path), ==, 0);
-    }
-    g_dir_close(d);
-    g_assert_cmpint(g_rmdir(dir), ==, 0);
-    g_free(dir);
-}
-
-static void put_file(const char *dir, const char *name, const char *data, gssize len)
-{
-    g_autofree char *path = g_build_filename(dir, name, NULL);
-    g_assert_true(g_file_set_contents(path, data, len, NULL));
-}
-
 static void del_file(const char *dir, const char *name)
 {
     g_autofree char *path = g_build_filename(dir, name, NULL);
     g_assert_cmpint(g_unlink(path), ==, 0);
 }
 
-static scf_image *noise_image(int w, int h, int channels, uint64_t seed)
-{
-    scf_image *img = scf_image_new(w, h, channels, NULL);
-    size_t n = (size_t)w * (size_t)h * (size_t)channels;
-    float *f = g_new(float, n);
-    chk_fill(f, n, 0.0f, 256.0f, seed);
-    for (size_t i = 0; i < n; i++)
-        img->data[i] = (uint8_t)f[i];
-    g_free(f);
-    return img;
-}
-
 /* Item k: an 8x8 noise image seeded by k and the caption "item k". */
 static void put_item(const char *dir, const char *stem, int k)
 {
-    g_autoptr(scf_image) img = noise_image(8, 8, 3, 1000 + (uint64_t)k);
+    g_autoptr(scf_image) img = chk_noise_image(8, 8, 3, 1000 + (uint64_t)k);
     g_autofree char *png = g_strdup_printf("%s/%s.png", dir, stem);
     g_assert_true(scf_png_write(png, img, NULL, NULL));
     g_autofree char *txt = g_strdup_printf("%s.txt", stem);
     g_autofree char *caption = g_strdup_printf("item %d\n", k);
-    put_file(dir, txt, caption, -1);
+    chk_write_file(dir, txt, caption, -1);
 }
 
 /* A folder of n items named a00, a01 … (so name order is item order). */
 static char *item_folder(int n)
 {
-    char *dir = new_dir();
+    char *dir = chk_tmpdir("dataset");
     for (int k = 0; k < n; k++) {
         char stem[16];
         g_snprintf(stem, sizeof stem, "a%02d", k);
@@ -151,10 +109,10 @@ static void test_fit(void)
         { 5, 7, 3, 12 },       /* enlarging */
     };
     for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
-        g_autoptr(scf_image) src = noise_image(cases[i].w, cases[i].h, cases[i].ch, 7 + i);
+        g_autoptr(scf_image) src = chk_noise_image(cases[i].w, cases[i].h, cases[i].ch, 7 + i);
         check_fit(src, cases[i].size);
     }
-    g_autoptr(scf_image) src = noise_image(8, 8, 3, 3);
+    g_autoptr(scf_image) src = chk_noise_image(8, 8, 3, 3);
     g_autoptr(scf_image) same = scf_dataset_fit_image(src, 8, NULL);
     g_assert_cmpmem(same->data, 8 * 8 * 3, src->data, 8 * 8 * 3);
 
@@ -176,12 +134,12 @@ static void test_folder(void)
 {
     char *dir = item_folder(5);
     /* an uncaptioned image, a caption without image, other files: none are items */
-    g_autoptr(scf_image) stray = noise_image(8, 8, 3, 99);
+    g_autoptr(scf_image) stray = chk_noise_image(8, 8, 3, 99);
     g_autofree char *stray_path = g_build_filename(dir, "zz-stray.png", NULL);
     g_assert_true(scf_png_write(stray_path, stray, NULL, NULL));
-    put_file(dir, "orphan.txt", "no image", -1);
-    put_file(dir, "notes.md", "# notes", -1);
-    put_file(dir, ".hidden.png", "not even a PNG", -1);
+    chk_write_file(dir, "orphan.txt", "no image", -1);
+    chk_write_file(dir, "notes.md", "# notes", -1);
+    chk_write_file(dir, ".hidden.png", "not even a PNG", -1);
 
     g_autoptr(GError) error = NULL;
     g_autoptr(scf_dataset) ds = scf_dataset_open(dir, 8, SCF_DATASET_TRAIN, 1, &error);
@@ -196,7 +154,7 @@ static void test_folder(void)
         g_autofree char *file = g_strdup_printf("a%02d.png", k);
         g_assert_cmpstr(scf_dataset_caption(ds, k), ==, caption);
         g_assert_cmpstr(scf_dataset_file(ds, k), ==, file);
-        g_autoptr(scf_image) src = noise_image(8, 8, 3, 1000 + (uint64_t)k);
+        g_autoptr(scf_image) src = chk_noise_image(8, 8, 3, 1000 + (uint64_t)k);
         g_assert_cmpmem(scf_dataset_pixels(ds, k), 8 * 8 * 3, src->data, 8 * 8 * 3);
         /* CHW in [-1, 1], the inverse of scf_image_from_chw */
         float chw[3 * 8 * 8];
@@ -205,12 +163,12 @@ static void test_folder(void)
         g_assert_cmpmem(back->data, 8 * 8 * 3, src->data, 8 * 8 * 3);
         g_assert_cmpfloat(chw[0], ==, src->data[0] / 127.5f - 1.0f);
     }
-    remove_dir(dir);
+    chk_tmpdir_free(dir);
 }
 
 static void test_captions(void)
 {
-    char *dir = new_dir();
+    char *dir = chk_tmpdir("dataset");
     const char *texts[] = {
         "\xEF\xBB\xBFthumbs up: medium skin tone\r\n",   /* BOM, CRLF */
         "  two\nlines \t and\r\n  spaces  \n\n",
@@ -224,13 +182,13 @@ static void test_captions(void)
         g_snprintf(stem, sizeof stem, "c%d", k);
         put_item(dir, stem, k);
         g_autofree char *txt = g_strdup_printf("%s.txt", stem);
-        put_file(dir, txt, texts[k], -1);
+        chk_write_file(dir, txt, texts[k], -1);
     }
     g_autoptr(scf_dataset) ds = scf_dataset_open(dir, 8, SCF_DATASET_ALL, 1, NULL);
     g_assert_nonnull(ds);
     for (int k = 0; k < 4; k++)
         g_assert_cmpstr(scf_dataset_caption(ds, k), ==, want[k]);
-    remove_dir(dir);
+    chk_tmpdir_free(dir);
 }
 
 /* Writes img as a JPEG of the given quality with libjpeg. */
@@ -277,11 +235,11 @@ static scf_image *gradient_image(int w, int h)
 
 static void test_jpeg(void)
 {
-    char *dir = new_dir();
+    char *dir = chk_tmpdir("dataset");
     g_autoptr(scf_image) img = gradient_image(48, 32);
     g_autofree char *path = g_build_filename(dir, "photo.JPG", NULL);
     put_jpeg(path, img, 95, FALSE);
-    put_file(dir, "photo.txt", "a gradient", -1);
+    chk_write_file(dir, "photo.txt", "a gradient", -1);
     g_autoptr(scf_dataset) ds = scf_dataset_open(dir, 16, SCF_DATASET_TRAIN, 1, NULL);
     g_assert_nonnull(ds);
     g_assert_cmpint(scf_dataset_count(ds), ==, 1);
@@ -294,7 +252,7 @@ static void test_jpeg(void)
         err += fabs((double)got[i] - want->data[i]);
     err /= 16 * 16 * 3;
     g_assert_cmpfloat(err, <, 1.5);
-    remove_dir(dir);
+    chk_tmpdir_free(dir);
 }
 
 /* ---- the stream ---------------------------------------------------------- */
@@ -340,8 +298,8 @@ static void test_epochs(void)
         fixed += i == p;
     }
     g_assert_cmpint(fixed, <, 8);
-    remove_dir(big);
-    remove_dir(dir);
+    chk_tmpdir_free(big);
+    chk_tmpdir_free(dir);
 }
 
 typedef struct {
@@ -406,7 +364,7 @@ static void test_batches(void)
     g_free(x.images);
     g_free(y.images);
     g_free(chw);
-    remove_dir(dir);
+    chk_tmpdir_free(dir);
 }
 
 /* ---- split.json ---------------------------------------------------------- */
@@ -424,7 +382,7 @@ static void test_split(void)
     char *dir = item_folder(5);
     expect_open_error(dir, SCF_DATASET_HELD_OUT, "split.json");
 
-    put_file(dir, "split.json",
+    chk_write_file(dir, "split.json",
              "{\"rule\": \"items 1 and 3\", \"held_out\": [\"item 1\", \"item 3\"], "
              "\"train\": 3}", -1);
     g_assert_cmpint(count_open(dir, SCF_DATASET_ALL), ==, 5);
@@ -440,33 +398,35 @@ static void test_split(void)
     g_assert_cmpstr(scf_dataset_caption(train, 2), ==, "item 4");
 
     /* a split that no longer fits the folder */
-    put_file(dir, "split.json", "{\"rule\": \"\", \"held_out\": [\"item 9\"], \"train\": 4}", -1);
+    chk_write_file(dir, "split.json", "{\"rule\": \"\", \"held_out\": [\"item 9\"], \"train\": 4}",
+                   -1);
     expect_open_error(dir, SCF_DATASET_TRAIN, "item 9");
-    put_file(dir, "split.json", "{\"rule\": \"\", \"held_out\": [\"item 1\"], \"train\": 5}", -1);
+    chk_write_file(dir, "split.json", "{\"rule\": \"\", \"held_out\": [\"item 1\"], \"train\": 5}",
+                   -1);
     expect_open_error(dir, SCF_DATASET_TRAIN, "changed");
-    put_file(dir, "split.json", "{\"held_out\": \"item 1\"}", -1);
+    chk_write_file(dir, "split.json", "{\"held_out\": \"item 1\"}", -1);
     expect_open_error(dir, SCF_DATASET_TRAIN, "split.json");
-    put_file(dir, "split.json", "{not json", -1);
+    chk_write_file(dir, "split.json", "{not json", -1);
     expect_open_error(dir, SCF_DATASET_ALL, "split.json");
     /* held out everything: an empty training set is an error */
-    put_file(dir, "split.json",
+    chk_write_file(dir, "split.json",
              "{\"held_out\": [\"item 0\", \"item 1\", \"item 2\", \"item 3\", \"item 4\"], "
              "\"train\": 0}", -1);
     expect_open_error(dir, SCF_DATASET_TRAIN, "empty");
-    remove_dir(dir);
+    chk_tmpdir_free(dir);
 }
 
 /* ---- errors -------------------------------------------------------------- */
 
 static void test_errors(void)
 {
-    char *dir = new_dir();
+    char *dir = chk_tmpdir("dataset");
     g_autofree char *missing = g_build_filename(dir, "no-such-folder", NULL);
     expect_open_error(missing, SCF_DATASET_TRAIN, "no-such-folder");
     expect_open_error(dir, SCF_DATASET_TRAIN, "empty");
 
     /* only uncaptioned images: empty, and the message says why */
-    g_autoptr(scf_image) img = noise_image(8, 8, 3, 1);
+    g_autoptr(scf_image) img = chk_noise_image(8, 8, 3, 1);
     g_autofree char *lone = g_build_filename(dir, "lone.png", NULL);
     g_assert_true(scf_png_write(lone, img, NULL, NULL));
     expect_open_error(dir, SCF_DATASET_TRAIN, "no .txt caption");
@@ -475,24 +435,24 @@ static void test_errors(void)
     g_assert_cmpint(count_open(dir, SCF_DATASET_TRAIN), ==, 1);
 
     put_item(dir, "latin1", 1);
-    put_file(dir, "latin1.txt", "caf\xE9", -1);
+    chk_write_file(dir, "latin1.txt", "caf\xE9", -1);
     expect_open_error(dir, SCF_DATASET_TRAIN, "latin1.txt");
     del_file(dir, "latin1.txt");
 
-    put_file(dir, "broken.png", "\x89PNG\r\n\x1a\n garbage", 17);
-    put_file(dir, "broken.txt", "broken", -1);
+    chk_write_file(dir, "broken.png", "\x89PNG\r\n\x1a\n garbage", 17);
+    chk_write_file(dir, "broken.txt", "broken", -1);
     expect_open_error(dir, SCF_DATASET_TRAIN, "broken.png");
     del_file(dir, "broken.png");
 
     g_autoptr(scf_image) grad = gradient_image(32, 32);
     g_autofree char *cut = g_build_filename(dir, "cut.jpg", NULL);
     put_jpeg(cut, grad, 90, TRUE);
-    put_file(dir, "cut.txt", "cut", -1);
+    chk_write_file(dir, "cut.txt", "cut", -1);
     expect_open_error(dir, SCF_DATASET_TRAIN, "cut.jpg");
     del_file(dir, "cut.jpg");
 
-    put_file(dir, "fake.jpeg", "not a jpeg at all", -1);
-    put_file(dir, "fake.txt", "fake", -1);
+    chk_write_file(dir, "fake.jpeg", "not a jpeg at all", -1);
+    chk_write_file(dir, "fake.txt", "fake", -1);
     expect_open_error(dir, SCF_DATASET_TRAIN, "fake.jpeg");
     del_file(dir, "fake.jpeg");
 
@@ -501,7 +461,7 @@ static void test_errors(void)
     g_assert_error(error, SCF_ERROR, SCF_ERROR_INVALID);
     g_clear_error(&error);
     g_assert_cmpint(count_open(dir, SCF_DATASET_TRAIN), ==, 1);
-    remove_dir(dir);
+    chk_tmpdir_free(dir);
 }
 
 int main(int argc, char **argv)

@@ -24,7 +24,6 @@
 #include "model-fixture.h"
 #include "run.h"
 #include "tokenizer.h"
-#include <glib/gstdio.h>
 #include <math.h>
 #include <string.h>
 
@@ -47,21 +46,6 @@ typedef struct {
     scf_distill_draws draws;
 } twin;
 
-static void remove_tree(const char *path)
-{
-    GDir *dir = g_dir_open(path, 0, NULL);
-    for (const char *name; dir && (name = g_dir_read_name(dir));) {
-        g_autofree char *child = g_build_filename(path, name, NULL);
-        if (g_file_test(child, G_FILE_TEST_IS_DIR))
-            remove_tree(child);
-        else
-            g_assert_cmpint(g_remove(child), ==, 0);
-    }
-    if (dir)
-        g_dir_close(dir);
-    g_assert_cmpint(g_rmdir(path), ==, 0);
-}
-
 /* A data folder of one captioned image: the distiller needs one to open,
  * though the draws replace its batches. */
 static char *write_data(const char *work)
@@ -83,7 +67,7 @@ static void twin_open(twin *t)
 {
     memset(t, 0, sizeof *t);
     mfx_open(&t->f, "distill-tiny");
-    t->work = mfx_tmpdir();
+    t->work = chk_tmpdir("models");
     t->teacher = mfx_file(&t->f, "teacher");
     t->run = g_build_filename(t->work, "run", NULL);
     const scf_safetensors *in = t->f.inputs;
@@ -107,8 +91,7 @@ static void twin_close(twin *t)
     scf_tensor *ts[] = { &t->x0, &t->eps, &t->noise, &t->u[0], &t->u[1], &t->u[2] };
     for (size_t i = 0; i < G_N_ELEMENTS(ts); i++)
         g_free(ts[i]->data);
-    remove_tree(t->work);
-    g_free(t->work);
+    chk_tmpdir_free(t->work);
     g_free(t->teacher);
     g_free(t->run);
     mfx_close(&t->f);

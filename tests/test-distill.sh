@@ -5,13 +5,12 @@
 # a run killed mid-way resumes bit-identically, and the student is exported
 # as a one-step model that `scflow generate` can use.
 set -u
-work=$(mktemp -d "${SCF_TEST_OUT:-/tmp}/distill.XXXXXX") || exit 1
-trap 'rm -rf "$work"' EXIT
-fail() { echo "FAIL: $*"; exit 1; }
+# shellcheck source=tests/lib.sh
+. "$(dirname "$0")/lib.sh"
+make_work distill
 export OMP_NUM_THREADS=2
 
-"$SCFLOW" dataset emoji --size 16 --limit 12 --out "$work/data" >/dev/null 2>&1 ||
-    fail "could not build the dataset"
+build_dataset
 "$SCFLOW" train --data "$work/data" --config "$SCF_FIXTURES/train/tiny-teacher.json" \
     --out "$work/teacher" --device cpu -q || fail "teacher training failed"
 config="$SCF_FIXTURES/train/tiny-distill.json"
@@ -27,15 +26,9 @@ for term in l_con l_inv l_reflow l_adv d_real d_fake; do
     grep -q "\"step\":20,.*\"$term\":" "$work/a/metrics.jsonl" || fail "metrics lack $term"
 done
 
-"$SCFLOW" distill --teacher "$work/teacher/model" --data "$work/data" --config "$config" \
-    --out "$work/b" --device cpu -q &
-pid=$!
-i=0
-while [ ! -f "$work/b/checkpoints/step-00000010.safetensors" ] && [ $i -lt 1200 ]; do
-    sleep 0.05; i=$((i + 1))
-done
-kill -9 $pid 2>/dev/null
-wait $pid 2>/dev/null
+kill_once_written "$work/b/checkpoints/step-00000010.safetensors" 1200 \
+    "$SCFLOW" distill --teacher "$work/teacher/model" --data "$work/data" --config "$config" \
+    --out "$work/b" --device cpu -q
 "$SCFLOW" distill --out "$work/b" --resume --device cpu -q || fail "resume failed"
 cmp "$work/a/checkpoints/step-00000020.safetensors" "$work/b/checkpoints/step-00000020.safetensors" ||
     fail "the resumed distillation differs from the uninterrupted one"

@@ -232,16 +232,6 @@ static void test_render_all(void)
 
 /* ---- `scflow dataset emoji` ---------------------------------------------- */
 
-static char *new_dir(void)
-{
-    const char *out = g_getenv("SCF_TEST_OUT");
-    g_autofree char *base = g_strdup(out ? out : g_get_tmp_dir());
-    g_assert_cmpint(g_mkdir_with_parents(base, 0755), ==, 0);
-    char *dir = g_build_filename(base, "emoji-XXXXXX", NULL);
-    g_assert_nonnull(g_mkdtemp(dir));
-    return dir;
-}
-
 /* Runs scflow with the arguments; returns its exit status, stderr in *err. */
 static int run_scflow(char **err, ...)
 {
@@ -307,7 +297,7 @@ static void save_sheet(const scf_dataset *ds, const char *name)
 
 static void test_build(void)
 {
-    char *dir = new_dir();
+    char *dir = chk_tmpdir("emoji");
     g_autofree char *err = NULL;
     g_assert_cmpint(run_scflow(&err, "dataset", "emoji", "--match", "thumbs", "--size", "32",
                                "--out", dir, NULL), ==, 0);
@@ -375,7 +365,7 @@ static void test_build(void)
 /* A build whose split holds some out: checked through the loader's subsets. */
 static void test_build_split(void)
 {
-    char *dir = new_dir();
+    char *dir = chk_tmpdir("emoji");
     g_autofree char *err = NULL;
     g_assert_cmpint(run_scflow(&err, "dataset", "emoji", "--match", "index pointing", "--size",
                                "64", "--out", dir, NULL), ==, 0);

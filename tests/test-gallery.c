@@ -13,28 +13,6 @@
 #include <utime.h>
 #include <glib/gstdio.h>
 
-/* A fresh empty folder for one test. */
-static char *new_dir(void)
-{
-    const char *out = g_getenv("SCF_TEST_OUT");
-    g_autofree char *base = g_strdup(out ? out : g_get_tmp_dir());
-    g_assert_cmpint(g_mkdir_with_parents(base, 0755), ==, 0);
-    char *dir = g_build_filename(base, "gallery-XXXXXX", NULL);
-    g_assert_nonnull(g_mkdtemp(dir));
-    return dir;
-}
-
-static scf_image *noise_image(int w, int h, uint64_t seed)
-{
-    scf_image *img = scf_image_new(w, h, 3, NULL);
-    g_assert_nonnull(img);
-    size_t n = (size_t)w * (size_t)h * 3;
-    g_autofree float *f = chk_random(n, 0.0f, 256.0f, seed);
-    for (size_t i = 0; i < n; i++)
-        img->data[i] = (uint8_t)f[i];
-    return img;
-}
-
 static void params_for(scf_gen_params *p, const char *prompt, const char *negative, int steps,
                        const char *model, guint64 seed)
 {
@@ -54,7 +32,7 @@ static gint64 insert(scf_gallery *g, const char *prompt, const char *negative, i
 {
     scf_gen_params p;
     params_for(&p, prompt, negative, steps, model, seed);
-    g_autoptr(scf_image) img = noise_image(32, 32, seed);
+    g_autoptr(scf_image) img = chk_noise_image(32, 32, 3, seed);
     gint64 id = 0;
     GError *error = NULL;
     g_assert_true(scf_gallery_insert(g, img, &p, 10, &id, &error));
@@ -141,7 +119,7 @@ static gint64 raw_int(sqlite3 *db, const char *sql)
 
 static void test_roundtrip(void)
 {
-    g_autofree char *dir = new_dir();
+    g_autofree char *dir = chk_tmpdir("gallery");
     g_autoptr(scf_gallery) g = open_ok(dir, NULL);
     g_assert_cmpstr(scf_gallery_get_dir(g), ==, dir);
 
@@ -155,7 +133,7 @@ static void test_roundtrip(void)
     p.device = g_strdup("cuda:1");
     p.batch_index = 2;
     scf_gen_params_set_extra(&p, "Lora", "x: 1");
-    g_autoptr(scf_image) img = noise_image(32, 24, 7);
+    g_autoptr(scf_image) img = chk_noise_image(32, 24, 3, 7);
     gint64 before = g_get_real_time() / 1000, id = 0;
     GError *error = NULL;
     g_assert_true(scf_gallery_insert(g, img, &p, 1234, &id, &error));
@@ -236,7 +214,7 @@ static void test_roundtrip(void)
 
 static void test_search(void)
 {
-    g_autofree char *dir = new_dir();
+    g_autofree char *dir = chk_tmpdir("gallery");
     g_autoptr(scf_gallery) g = open_ok(dir, NULL);
     insert(g, "a red café at night", "", 1, "m", 1);
     insert(g, "blue \"quoted\" cat: sitting", "blurry", 1, "m", 2);
@@ -275,7 +253,7 @@ static void test_search(void)
 
 static void test_filters_order_pages(void)
 {
-    g_autofree char *dir = new_dir();
+    g_autofree char *dir = chk_tmpdir("gallery");
     g_autoptr(scf_gallery) g = open_ok(dir, NULL);
     for (int i = 1; i <= 25; i++) {
         gint64 id = insert(g, i % 2 ? "odd cat" : "even dog", "", i % 3 ? 1 : 4,
@@ -347,7 +325,7 @@ static void test_filters_order_pages(void)
 
 static void test_delete_undo_purge(void)
 {
-    g_autofree char *dir = new_dir();
+    g_autofree char *dir = chk_tmpdir("gallery");
     g_autoptr(scf_gallery) g = open_ok(dir, NULL);
     for (int i = 1; i <= 3; i++)
         insert(g, "kitten", "", 1, "m", (guint64)(100 + i));
@@ -415,7 +393,7 @@ static void test_delete_undo_purge(void)
 
 static void test_export(void)
 {
-    g_autofree char *dir = new_dir();
+    g_autofree char *dir = chk_tmpdir("gallery");
     g_autoptr(scf_gallery) g = open_ok(dir, NULL);
     for (int i = 1; i <= 3; i++)
         insert(g, "export me", "", 2, "m", (guint64)(40 + i));
@@ -459,12 +437,12 @@ static const char v1_schema[] =
 
 static void test_migrate_v1(void)
 {
-    g_autofree char *dir = new_dir();
+    g_autofree char *dir = chk_tmpdir("gallery");
     scf_gen_params p;
     params_for(&p, "old lighthouse", "fog", 8, "teacher", 7);
     p.width = p.height = 32;
     g_autofree char *json = scf_gen_params_to_json(&p);
-    g_autoptr(scf_image) img = noise_image(32, 32, 7);
+    g_autoptr(scf_image) img = chk_noise_image(32, 32, 3, 7);
     g_autofree char *image = g_build_filename(dir, "images", "2024", "01", "1-7.png", NULL);
     g_autofree char *thumb = g_build_filename(dir, "thumbs", "1.png", NULL);
     GError *error = NULL;
@@ -508,7 +486,7 @@ static void test_migrate_v1(void)
 
 static void test_newer_version_refused(void)
 {
-    g_autofree char *dir = new_dir();
+    g_autofree char *dir = chk_tmpdir("gallery");
     g_autofree char *path = g_build_filename(dir, "gallery.sqlite", NULL);
     sqlite3 *db = raw_open(dir);
     raw_exec(db, "CREATE TABLE future (x); PRAGMA user_version = 99;");
@@ -531,7 +509,7 @@ static void test_newer_version_refused(void)
 
 static void test_corrupt_database(void)
 {
-    g_autofree char *dir = new_dir();
+    g_autofree char *dir = chk_tmpdir("gallery");
     g_autofree char *path = g_build_filename(dir, "gallery.sqlite", NULL);
     char junk[4096];
     for (size_t i = 0; i < sizeof junk; i++)
@@ -554,7 +532,7 @@ static void test_corrupt_database(void)
  * interrupted after moving the files: the next open repairs all of it. */
 static void test_crash_repair(void)
 {
-    g_autofree char *dir = new_dir();
+    g_autofree char *dir = chk_tmpdir("gallery");
     gint64 kept, half_deleted;
     g_autofree char *half_image = NULL;
     {
@@ -576,7 +554,7 @@ static void test_crash_repair(void)
     g_assert_cmpint(g_mkdir_with_parents(month, 0755), ==, 0);
     scf_gen_params p;
     params_for(&p, "orphan after a crash", "", 4, "crashy", 1234);
-    g_autoptr(scf_image) img = noise_image(32, 32, 1234);
+    g_autoptr(scf_image) img = chk_noise_image(32, 32, 3, 1234);
     g_autofree char *orphan = g_build_filename(month, "77-1234.png", NULL);
     g_assert_true(scf_png_write(orphan, img, &p, &error));
     g_assert_no_error(error);
@@ -632,7 +610,7 @@ static void test_crash_repair(void)
 
 static void test_missing_file(void)
 {
-    g_autofree char *dir = new_dir();
+    g_autofree char *dir = chk_tmpdir("gallery");
     g_autofree char *image = NULL;
     gsize len = 0;
     g_autofree char *bytes = NULL;
@@ -691,7 +669,7 @@ static void assert_no_pngs(const char *dir)
 
 static void test_unwritable(void)
 {
-    g_autofree char *dir = new_dir();
+    g_autofree char *dir = chk_tmpdir("gallery");
     g_autofree char *file = g_build_filename(dir, "plain-file", NULL);
     g_assert_true(g_file_set_contents(file, "x", 1, NULL));
     g_autofree char *under = g_build_filename(file, "gallery", NULL);
@@ -706,7 +684,7 @@ static void test_unwritable(void)
     g_autoptr(scf_gallery) g = open_ok(gdir, NULL);
     scf_gen_params p;
     params_for(&p, "never stored", "", 1, "m", 3);
-    g_autoptr(scf_image) img = noise_image(32, 32, 3);
+    g_autoptr(scf_image) img = chk_noise_image(32, 32, 3, 3);
     g_autofree char *images = g_build_filename(gdir, "images", NULL);
     g_autofree char *thumbs = g_build_filename(gdir, "thumbs", NULL);
 
@@ -751,7 +729,7 @@ static void test_unwritable(void)
 
 static void test_import(void)
 {
-    g_autofree char *dir = new_dir();
+    g_autofree char *dir = chk_tmpdir("gallery");
     g_autoptr(scf_gallery) g = open_ok(dir, NULL);
     const char *fixtures = g_getenv("SCF_FIXTURES");
     g_assert_nonnull(fixtures);
@@ -795,7 +773,7 @@ static gpointer insert_worker(gpointer data)
 
 static void test_threads(void)
 {
-    g_autofree char *dir = new_dir();
+    g_autofree char *dir = chk_tmpdir("gallery");
     g_autoptr(scf_gallery) g = open_ok(dir, NULL);
     worker_args a = { dir, 20 };
     GThread *t = g_thread_new("insert", insert_worker, &a);

@@ -164,47 +164,55 @@ static void test_activation_grad(void)
     }
 }
 
-/* ---- GEGLU ---- */
+/* ---- GEGLU and softmax: row-wise ops ---- */
 
+/* out [M, N] from x [M, N] (softmax) or [M, 2N] (GEGLU) by the backend's
+ * forward kernel. */
 typedef struct {
     float *x, *out, *r;
     int M, N;
-} geglu_ctx;
+    void (*forward)(scf_backend *be, float *out, const float *x, int M, int N);
+} rows_ctx;
 
-static double geglu_loss(void *p)
+static double rows_loss(void *p)
 {
-    geglu_ctx *c = p;
-    chk_cpu()->geglu_forward(chk_cpu(), c->out, c->x, c->M, c->N);
+    rows_ctx *c = p;
+    c->forward(chk_cpu(), c->out, c->x, c->M, c->N);
     return chk_dot(c->out, c->r, (size_t)c->M * c->N);
+}
+
+static void rows_free(rows_ctx *c)
+{
+    g_free(c->x);
+    g_free(c->out);
+    g_free(c->r);
 }
 
 static void geglu_backward(void *p, float *const *g)
 {
-    geglu_ctx *c = p;
+    rows_ctx *c = p;
     chk_cpu()->geglu_backward(chk_cpu(), g[0], c->r, c->x, c->M, c->N);
 }
 
 static void test_geglu(void)
 {
     const int M = 6, N = 13;
-    geglu_ctx c = { chk_random((size_t)M * 2 * N, -4.0f, 4.0f, 4),
-                    g_new(float, (size_t)M * N), chk_random((size_t)M * N, -1.0f, 1.0f, 5),
-                    M, N };
+    rows_ctx c = { chk_random((size_t)M * 2 * N, -4.0f, 4.0f, 4),
+                   g_new(float, (size_t)M * N), chk_random((size_t)M * N, -1.0f, 1.0f, 5),
+                   M, N, chk_cpu()->geglu_forward };
     g_autofree float *ref = g_new(float, (size_t)M * N);
     for (int m = 0; m < M; m++)
         for (int j = 0; j < N; j++) {
             const float *row = c.x + (size_t)m * 2 * N;
             ref[m * N + j] = (float)(row[j] * act_ref(row[N + j], SCF_ACT_GELU));
         }
-    geglu_loss(&c);
+    rows_loss(&c);
     g_assert_true(chk_close("geglu", c.out, ref, (size_t)M * N, 1e-6));
 
-    chk_grad_case gc = { "geglu", geglu_loss, geglu_backward, &c, 1,
+    chk_grad_case gc = { "geglu", rows_loss, geglu_backward, &c, 1,
                      { "dx" }, { c.x }, { (size_t)M * 2 * N } };
     chk_grad_case_run(&gc, SMOOTH_H, SMOOTH_TOL, MAX_PROBE);
-    g_free(c.x);
-    g_free(c.out);
-    g_free(c.r);
+    rows_free(&c);
 }
 
 /* ---- softmax ---- */
@@ -239,36 +247,22 @@ static void test_softmax_values(void)
     }
 }
 
-typedef struct {
-    float *x, *out, *r;
-    int M, N;
-} softmax_ctx;
-
-static double softmax_loss(void *p)
-{
-    softmax_ctx *c = p;
-    chk_cpu()->softmax_forward(chk_cpu(), c->out, c->x, c->M, c->N);
-    return chk_dot(c->out, c->r, (size_t)c->M * c->N);
-}
-
 static void softmax_backward(void *p, float *const *g)
 {
-    softmax_ctx *c = p;
-    softmax_loss(c); /* out at the unperturbed point */
+    rows_ctx *c = p;
+    rows_loss(c); /* out at the unperturbed point */
     chk_cpu()->softmax_backward(chk_cpu(), g[0], c->r, c->out, c->M, c->N);
 }
 
 static void test_softmax_grad(void)
 {
     const int M = 4, N = 19;
-    softmax_ctx c = { chk_random((size_t)M * N, -3.0f, 3.0f, 7), g_new(float, (size_t)M * N),
-                      chk_random((size_t)M * N, -1.0f, 1.0f, 8), M, N };
-    chk_grad_case gc = { "softmax", softmax_loss, softmax_backward, &c, 1,
+    rows_ctx c = { chk_random((size_t)M * N, -3.0f, 3.0f, 7), g_new(float, (size_t)M * N),
+                   chk_random((size_t)M * N, -1.0f, 1.0f, 8), M, N, chk_cpu()->softmax_forward };
+    chk_grad_case gc = { "softmax", rows_loss, softmax_backward, &c, 1,
                      { "dx" }, { c.x }, { (size_t)M * N } };
     chk_grad_case_run(&gc, SMOOTH_H, SMOOTH_TOL, MAX_PROBE);
-    g_free(c.x);
-    g_free(c.out);
-    g_free(c.r);
+    rows_free(&c);
 }
 
 /* ---- attention ---- */

@@ -43,7 +43,7 @@ static char *fixture_dir(void)
 static char *pipeline_copy(const char *const *skip)
 {
     g_autofree char *src = fixture_dir();
-    char *dir = mfx_tmpdir();
+    char *dir = chk_tmpdir("models");
     GDir *d = g_dir_open(src, 0, NULL);
     g_assert_nonnull(d);
     for (const char *name; (name = g_dir_read_name(d));) {
@@ -382,7 +382,7 @@ static void test_settings(void)
 static void test_catalog(void)
 {
     g_autofree char *src = fixture_dir();
-    char *models = mfx_tmpdir();
+    char *models = chk_tmpdir("models");
     char *named = pipeline_copy(NULL);
     write_text(named, SCF_PIPELINE_SETTINGS,
                "{\"name\": \"A tiny pipeline\", \"kind\": \"student\", "

@@ -23,17 +23,6 @@ static const char *fixture(const char *name)
     return path;
 }
 
-/* A fresh empty folder for one test. */
-static char *new_dir(void)
-{
-    const char *out = g_getenv("SCF_TEST_OUT");
-    g_autofree char *base = g_strdup(out ? out : g_get_tmp_dir());
-    g_assert_cmpint(g_mkdir_with_parents(base, 0755), ==, 0);
-    char *dir = g_build_filename(base, "png-XXXXXX", NULL);
-    g_assert_nonnull(g_mkdtemp(dir));
-    return dir;
-}
-
 static int count_entries(const char *dir)
 {
     GDir *d = g_dir_open(dir, 0, NULL);
@@ -43,20 +32,6 @@ static int count_entries(const char *dir)
         n++;
     g_dir_close(d);
     return n;
-}
-
-/* Uniform noise, so the compressed data is about as large as the pixels. */
-static scf_image *noise_image(int w, int h, int channels, uint64_t seed)
-{
-    scf_image *img = scf_image_new(w, h, channels, NULL);
-    g_assert_nonnull(img);
-    size_t n = (size_t)w * (size_t)h * (size_t)channels;
-    float *f = g_new(float, n);
-    chk_fill(f, n, 0.0f, 256.0f, seed);
-    for (size_t i = 0; i < n; i++)
-        img->data[i] = (uint8_t)f[i];
-    g_free(f);
-    return img;
 }
 
 static void assert_same_pixels(const scf_image *a, const scf_image *b)
@@ -353,12 +328,12 @@ static void test_grid(void)
 
 static void test_roundtrip(void)
 {
-    g_autofree char *dir = new_dir();
+    g_autofree char *dir = chk_tmpdir("png");
     g_autofree char *path = g_build_filename(dir, "gen.png", NULL);
     scf_gen_params p, q;
     tricky_params(&p);
     for (int channels = 3; channels <= 4; channels++) {
-        g_autoptr(scf_image) img = noise_image(37, 23, channels, 100 + channels);
+        g_autoptr(scf_image) img = chk_noise_image(37, 23, channels, 100 + channels);
         GError *error = NULL;
         g_assert_true(scf_png_write(path, img, &p, &error));
         g_assert_no_error(error);
@@ -399,7 +374,7 @@ static void test_roundtrip(void)
     set_string(&p.negative_prompt, "");
     set_string(&p.model_name, "m");
     g_ptr_array_set_size(p.extra, 0);
-    g_autoptr(scf_image) small = noise_image(4, 4, 3, 7);
+    g_autoptr(scf_image) small = chk_noise_image(4, 4, 3, 7);
     g_assert_true(scf_png_write(path, small, &p, NULL));
     g_free(bytes);
     g_assert_true(g_file_get_contents(path, &bytes, &len, NULL));
@@ -562,12 +537,12 @@ static guint32 chunk_length(const char *bytes, gsize off)
 
 static void test_truncated(void)
 {
-    g_autofree char *dir = new_dir();
+    g_autofree char *dir = chk_tmpdir("png");
     g_autofree char *good = g_build_filename(dir, "good.png", NULL);
     g_autofree char *cut = g_build_filename(dir, "cut.png", NULL);
     scf_gen_params p;
     tricky_params(&p);
-    g_autoptr(scf_image) img = noise_image(16, 16, 3, 3);
+    g_autoptr(scf_image) img = chk_noise_image(16, 16, 3, 3);
     g_assert_true(scf_png_write(good, img, &p, NULL));
     scf_gen_params_clear(&p);
     g_autofree char *bytes = NULL;
@@ -595,14 +570,14 @@ static void test_truncated(void)
 
 static void test_corrupt(void)
 {
-    g_autofree char *dir = new_dir();
+    g_autofree char *dir = chk_tmpdir("png");
     g_autofree char *path = g_build_filename(dir, "bad.png", NULL);
     scf_gen_params p;
     tricky_params(&p);
     set_string(&p.prompt, "latin-1 only"); /* so the settings go into tEXt */
     set_string(&p.negative_prompt, "");
     set_string(&p.model_name, "m");
-    g_autoptr(scf_image) img = noise_image(16, 16, 3, 4);
+    g_autoptr(scf_image) img = chk_noise_image(16, 16, 3, 4);
     g_assert_true(scf_png_write(path, img, &p, NULL));
     scf_gen_params_clear(&p);
     g_autofree char *bytes = NULL;
@@ -640,8 +615,8 @@ static void test_corrupt(void)
 
 static void test_atomic_write(void)
 {
-    g_autofree char *dir = new_dir();
-    g_autoptr(scf_image) img = noise_image(64, 64, 3, 5);
+    g_autofree char *dir = chk_tmpdir("png");
+    g_autoptr(scf_image) img = chk_noise_image(64, 64, 3, 5);
     GError *error = NULL;
 
     /* into a folder that does not exist: a clean error, nothing created */
@@ -656,7 +631,7 @@ static void test_atomic_write(void)
     /* an existing file survives a write that fails midway: the file size
      * limit makes write() fail with EFBIG after the temporary file exists */
     g_autofree char *path = g_build_filename(dir, "keep.png", NULL);
-    g_autoptr(scf_image) old = noise_image(8, 8, 3, 6);
+    g_autoptr(scf_image) old = chk_noise_image(8, 8, 3, 6);
     g_assert_true(scf_png_write(path, old, NULL, NULL));
     g_autofree char *before = NULL;
     gsize before_len;

@@ -5,14 +5,14 @@
 # running; after the holder stops, or is killed with SIGKILL, the folder can
 # be resumed.
 set -u
-work=$(mktemp -d "${SCF_TEST_OUT:-/tmp}/run-lock.XXXXXX") || exit 1
+# shellcheck source=tests/lib.sh
+. "$(dirname "$0")/lib.sh"
+make_work run-lock
 holder=
 trap '[ -n "$holder" ] && kill -9 "$holder" 2>/dev/null; rm -rf "$work"' EXIT
-fail() { echo "FAIL: $*"; exit 1; }
 export OMP_NUM_THREADS=1
 
-"$SCFLOW" dataset emoji --size 16 --limit 12 --out "$work/data" >/dev/null 2>&1 ||
-    fail "could not build the dataset (fonts-noto-color-emoji and unicode-data installed?)"
+build_dataset
 # the fixture's tiny teacher, long enough to still be training when refused
 sed '/"training"/,/}/ s/"steps": 8,/"steps": 100000,/' "$SCF_FIXTURES/train/tiny-teacher.json" > "$work/long.json"
 grep -q '"steps": 100000,' "$work/long.json" || fail "could not lengthen the fixture's run"

@@ -14,34 +14,6 @@
 
 /* ------------------------------------------------------------- helpers */
 
-/* A fresh folder under $SCF_TEST_OUT (or the system temp dir). */
-static char *tmpdir_new(void)
-{
-    const char *base = g_getenv("SCF_TEST_OUT");
-    if (!base)
-        base = g_get_tmp_dir();
-    g_assert_cmpint(g_mkdir_with_parents(base, 0755), ==, 0);
-    char *tmpl = g_build_filename(base, "safetensors-XXXXXX", NULL);
-    g_assert_nonnull(g_mkdtemp(tmpl));
-    return tmpl;
-}
-
-/* Removes the folder and what the tests left in it (files, empty folders). */
-static void tmpdir_free(char *dir)
-{
-    GDir *d = g_dir_open(dir, 0, NULL);
-    g_assert_nonnull(d);
-    const char *name;
-    while ((name = g_dir_read_name(d))) {
-        char *p = g_build_filename(dir, name, NULL);
-        g_assert_cmpint(remove(p), ==, 0);
-        g_free(p);
-    }
-    g_dir_close(d);
-    g_assert_cmpint(rmdir(dir), ==, 0);
-    g_free(dir);
-}
-
 static int str_ptr_cmp(gconstpointer a, gconstpointer b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);
@@ -128,7 +100,7 @@ static float *f32_ramp(size_t n, float scale)
 
 static void test_round_trip(void)
 {
-    char *dir = tmpdir_new();
+    char *dir = chk_tmpdir("safetensors");
     char *path = g_build_filename(dir, "model.safetensors", NULL);
     static const char odd_name[] = "blocks.0/attn \"q\" \xc3\xa9";   /* quote and é */
     const int64_t s23[] = { 2, 3 }, s5[] = { 5 }, s22[] = { 2, 2 }, s3[] = { 3 };
@@ -225,12 +197,12 @@ static void test_round_trip(void)
     g_free(h);
     g_free(b);
     g_free(path);
-    tmpdir_free(dir);
+    chk_tmpdir_free(dir);
 }
 
 static void test_scalar_and_empty(void)
 {
-    char *dir = tmpdir_new();
+    char *dir = chk_tmpdir("safetensors");
     char *path = g_build_filename(dir, "small.safetensors", NULL);
     const int64_t s03[] = { 0, 3 }, s0[] = { 0 };
     const float seven = 7.0f;
@@ -278,7 +250,7 @@ static void test_scalar_and_empty(void)
     scf_safetensors_close(st);
 
     g_free(path);
-    tmpdir_free(dir);
+    chk_tmpdir_free(dir);
 }
 
 /* tests/fixtures/safetensors/reference.safetensors was written by the Python
@@ -355,7 +327,7 @@ static void test_python_reference(void)
 
 static void test_expect_errors(void)
 {
-    char *dir = tmpdir_new();
+    char *dir = chk_tmpdir("safetensors");
     char *path = g_build_filename(dir, "expect.safetensors", NULL);
     put_file(path, "{\"w\":{\"dtype\":\"F32\",\"shape\":[2,3],\"data_offsets\":[0,24]}}", 24);
     GError *error = NULL;
@@ -378,7 +350,7 @@ static void test_expect_errors(void)
 
     scf_safetensors_close(st);
     g_free(path);
-    tmpdir_free(dir);
+    chk_tmpdir_free(dir);
 }
 
 /* ---------------------------------------------------------- malformed */
@@ -441,7 +413,7 @@ static const bad_case bad_cases[] = {
 static void test_malformed(gconstpointer data)
 {
     const bad_case *c = data;
-    char *dir = tmpdir_new();
+    char *dir = chk_tmpdir("safetensors");
     char *name = g_strconcat(c->id, ".safetensors", NULL);
     char *path = g_build_filename(dir, name, NULL);
     if (c->header)
@@ -457,12 +429,12 @@ static void test_malformed(gconstpointer data)
 
     g_free(path);
     g_free(name);
-    tmpdir_free(dir);
+    chk_tmpdir_free(dir);
 }
 
 static void test_unreadable(void)
 {
-    char *dir = tmpdir_new();
+    char *dir = chk_tmpdir("safetensors");
     char *path = g_build_filename(dir, "absent.safetensors", NULL);
     GError *error = NULL;
     g_assert_null(scf_safetensors_open(path, &error));
@@ -475,7 +447,7 @@ static void test_unreadable(void)
     assert_names(error, dir, NULL, "not a regular file");
     g_clear_error(&error);
     g_free(path);
-    tmpdir_free(dir);
+    chk_tmpdir_free(dir);
 }
 
 /* Mutated and truncated copies of a valid file must open or fail cleanly,
@@ -483,7 +455,7 @@ static void test_unreadable(void)
  * latter). Deterministic: a fixed seed. */
 static void test_fuzz(void)
 {
-    char *dir = tmpdir_new();
+    char *dir = chk_tmpdir("safetensors");
     char *path = g_build_filename(dir, "fuzz.safetensors", NULL);
     float *x = f32_ramp(7, 3.0f);
     GError *error = NULL;
@@ -552,14 +524,14 @@ static void test_fuzz(void)
     g_free(orig);
     g_free(x);
     g_free(path);
-    tmpdir_free(dir);
+    chk_tmpdir_free(dir);
 }
 
 /* ---------------------------------------------------------- writer */
 
 static void test_writer_errors(void)
 {
-    char *dir = tmpdir_new();
+    char *dir = chk_tmpdir("safetensors");
     char *path = g_build_filename(dir, "w.safetensors", NULL);
     const float x[4] = { 1, 2, 3, 4 };
     GError *error = NULL;
@@ -612,7 +584,7 @@ static void test_writer_errors(void)
 
     scf_safetensors_writer_free(wr);
     g_free(path);
-    tmpdir_free(dir);
+    chk_tmpdir_free(dir);
 }
 
 static scf_safetensors_writer *writer_of(const char *name, size_t n)
@@ -626,7 +598,7 @@ static scf_safetensors_writer *writer_of(const char *name, size_t n)
 
 static void test_save_errors_leave_nothing(void)
 {
-    char *dir = tmpdir_new();
+    char *dir = chk_tmpdir("safetensors");
     scf_safetensors_writer *wr = writer_of("a", 16);
     GError *error = NULL;
 
@@ -656,12 +628,12 @@ static void test_save_errors_leave_nothing(void)
     g_free(path);
 
     scf_safetensors_writer_free(wr);
-    tmpdir_free(dir);
+    chk_tmpdir_free(dir);
 }
 
 static void test_save_replaces_wholly(void)
 {
-    char *dir = tmpdir_new();
+    char *dir = chk_tmpdir("safetensors");
     char *path = g_build_filename(dir, "ckpt.safetensors", NULL);
     GError *error = NULL;
     scf_safetensors_writer *big = writer_of("old", 4096), *small = writer_of("new", 3);
@@ -681,7 +653,7 @@ static void test_save_replaces_wholly(void)
     scf_safetensors_writer_free(big);
     scf_safetensors_writer_free(small);
     g_free(path);
-    tmpdir_free(dir);
+    chk_tmpdir_free(dir);
 }
 
 /* A save that fails half way (here: the file size limit makes write return
@@ -690,7 +662,7 @@ static void test_save_replaces_wholly(void)
  * is set in a forked child so that it does not touch the test process. */
 static void test_failed_save_keeps_old_file(void)
 {
-    char *dir = tmpdir_new();
+    char *dir = chk_tmpdir("safetensors");
     char *path = g_build_filename(dir, "ckpt.safetensors", NULL);
     scf_safetensors_writer *small = writer_of("old", 8), *big = writer_of("new", 16384);
     g_assert_true(scf_safetensors_writer_save(small, path, NULL));
@@ -731,7 +703,7 @@ static void test_failed_save_keeps_old_file(void)
     scf_safetensors_writer_free(small);
     scf_safetensors_writer_free(big);
     g_free(path);
-    tmpdir_free(dir);
+    chk_tmpdir_free(dir);
 }
 
 int main(int argc, char **argv)

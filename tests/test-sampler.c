@@ -166,7 +166,7 @@ static scf_model *case_model(const mfx *f, const sampler_case *c, char **tmp)
     *tmp = NULL;
     if (c->velocity_sign == FIXTURE_SIGN && c->time_scale == FIXTURE_TIME_SCALE)
         return load_model(f->dir);
-    *tmp = mfx_tmpdir();
+    *tmp = chk_tmpdir("models");
     g_autofree char *src = mfx_file(f, SCF_MODEL_CONFIG);
     g_autofree char *dst = g_build_filename(*tmp, SCF_MODEL_CONFIG, NULL);
     g_autofree char *flow = g_strdup_printf("{\"velocity_sign\": %g, \"time_scale\": %g}",
@@ -280,7 +280,7 @@ static void test_case(gconstpointer data)
     scf_sampler_free(s);
     scf_model_free(m);
     if (tmp)
-        mfx_tmpdir_free(tmp);
+        chk_tmpdir_free(tmp);
     mfx_close(&f);
 }
 

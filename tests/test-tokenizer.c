@@ -30,28 +30,6 @@ static scf_tokenizer *clip_load(void)
 
 /* ---- temporary model folders ---- */
 
-static void rm_tree(const char *path)
-{
-    GDir *dir = g_dir_open(path, 0, NULL);
-    if (dir) {
-        const char *name;
-        while ((name = g_dir_read_name(dir))) {
-            char *child = g_build_filename(path, name, NULL);
-            rm_tree(child);
-            g_free(child);
-        }
-        g_dir_close(dir);
-    }
-    g_remove(path);
-}
-
-static void write_file(const char *dir, const char *name, const char *text)
-{
-    char *path = g_build_filename(dir, name, NULL);
-    g_assert_true(g_file_set_contents(path, text, -1, NULL));
-    g_free(path);
-}
-
 static void copy_fixture(const char *dir, const char *name)
 {
     char *src = clip_fixture(name), *text = NULL;
@@ -181,8 +159,8 @@ static void test_clip_pad_from_config(void)
 {
     char *root = temp_model("tokenizer", TRUE, TRUE);
     char *dir = g_build_filename(root, "tokenizer", NULL);
-    write_file(dir, "special_tokens_map.json", "{\"pad_token\": \"!\"}");
-    write_file(dir, "tokenizer_config.json", "{\"pad_token\": \"<|endoftext|>\"}");
+    chk_write_file(dir, "special_tokens_map.json", "{\"pad_token\": \"!\"}", -1);
+    chk_write_file(dir, "tokenizer_config.json", "{\"pad_token\": \"<|endoftext|>\"}", -1);
     GError *error = NULL;
     scf_tokenizer *tok = scf_tokenizer_load(root, &error);
     g_assert_no_error(error);
@@ -194,15 +172,14 @@ static void test_clip_pad_from_config(void)
     char *map = g_build_filename(dir, "special_tokens_map.json", NULL);
     g_remove(map);
     g_free(map);
-    write_file(dir, "tokenizer_config.json",
-               "{\"pad_token\": {\"__type\": \"AddedToken\", \"content\": \"!\"}}");
+    chk_write_file(dir, "tokenizer_config.json",
+                   "{\"pad_token\": {\"__type\": \"AddedToken\", \"content\": \"!\"}}", -1);
     tok = scf_tokenizer_load(dir, &error);
     g_assert_no_error(error);
     g_assert_cmpint(scf_tokenizer_pad_id(tok), ==, 0);
     scf_tokenizer_free(tok);
     g_free(dir);
-    rm_tree(root);
-    g_free(root);
+    chk_tmpdir_free(root);
 }
 
 static void test_clip_truncation(void)
@@ -355,50 +332,64 @@ static void test_clip_speed(void)
     scf_tokenizer_free(tok);
 }
 
+/* A load error case: write file (none: leave the folder as it is), then
+ * loading must fail with code and a message holding part1 and part2 (no
+ * part1: the write is a step the next cases build on, with no load). */
+typedef struct {
+    const char *file, *text;
+    int code;
+    const char *part1, *part2;
+} load_case;
+
+/* The cases in order on one copy of the fixture, each edit on top of the
+ * ones before. */
+static void expect_load_errors(gboolean copy_vocab, gboolean copy_merges, const load_case *cases,
+                               size_t n)
+{
+    char *root = temp_model(".", copy_vocab, copy_merges);
+    for (size_t i = 0; i < n; i++) {
+        if (cases[i].file)
+            chk_write_file(root, cases[i].file, cases[i].text, -1);
+        if (cases[i].part1)
+            expect_load_error(root, cases[i].code, cases[i].part1, cases[i].part2);
+    }
+    chk_tmpdir_free(root);
+}
+
 static void test_clip_load_errors(void)
 {
     expect_load_error("/nonexistent/model", SCF_ERROR_IO, "/nonexistent/model", "vocab.json");
 
-    char *root = temp_model(".", FALSE, TRUE);
-    expect_load_error(root, SCF_ERROR_IO, "vocab.json", NULL);
-    rm_tree(root);
-    g_free(root);
+    static const load_case vocab[] = {
+        { NULL, NULL, SCF_ERROR_IO, "vocab.json", NULL },
+        { "vocab.json", "{\"a\": 0, \"b\": ", SCF_ERROR_FORMAT, "vocab.json", "not valid JSON" },
+        { "vocab.json", "{\"a\": 0, \"b\": \"1\"}", SCF_ERROR_FORMAT, "vocab.json", "\"b\"" },
+        { "vocab.json", "{\"a\": 0, \"b\": 0}", SCF_ERROR_FORMAT, "vocab.json", "same id 0" },
+        { "vocab.json", "{\"!\": 0, \"a\": 1}", SCF_ERROR_FORMAT, "vocab.json",
+          "byte token \"\xc4\x80\" is missing" },
+    };
+    expect_load_errors(FALSE, TRUE, vocab, G_N_ELEMENTS(vocab));
 
-    root = temp_model(".", TRUE, FALSE);
-    expect_load_error(root, SCF_ERROR_IO, "merges.txt", NULL);
-    rm_tree(root);
-    g_free(root);
-
-    root = temp_model(".", FALSE, TRUE);
-    write_file(root, "vocab.json", "{\"a\": 0, \"b\": ");
-    expect_load_error(root, SCF_ERROR_FORMAT, "vocab.json", "not valid JSON");
-    write_file(root, "vocab.json", "{\"a\": 0, \"b\": \"1\"}");
-    expect_load_error(root, SCF_ERROR_FORMAT, "vocab.json", "\"b\"");
-    write_file(root, "vocab.json", "{\"a\": 0, \"b\": 0}");
-    expect_load_error(root, SCF_ERROR_FORMAT, "vocab.json", "same id 0");
-    write_file(root, "vocab.json", "{\"!\": 0, \"a\": 1}");
-    expect_load_error(root, SCF_ERROR_FORMAT, "vocab.json", "byte token \"\xc4\x80\" is missing");
-    rm_tree(root);
-    g_free(root);
-
-    root = temp_model(".", TRUE, FALSE);
-    write_file(root, "merges.txt", "#version: 0.2\ni n\nt h\nth e r\n");
-    expect_load_error(root, SCF_ERROR_FORMAT, "merges.txt:4", "\"th e r\"");
-    write_file(root, "merges.txt", "#version: 0.2\ni n\n\nt h\n");
-    expect_load_error(root, SCF_ERROR_FORMAT, "merges.txt:3", "malformed");
-    write_file(root, "merges.txt", "i n\nt \xe2\x98\x83\n");
-    expect_load_error(root, SCF_ERROR_FORMAT, "merges.txt:2", "\"\xe2\x98\x83\"");
-    write_file(root, "merges.txt", "#version: 0.2\nx</w> y</w>\n");
-    expect_load_error(root, SCF_ERROR_FORMAT, "merges.txt:2", "\"x</w>y</w>\"");
-    write_file(root, "merges.txt", "#version: 0.2\ni n\n");
-    write_file(root, "special_tokens_map.json", "{\"pad_token\": \"<nope>\"}");
-    expect_load_error(root, SCF_ERROR_FORMAT, "pad_token", "\"<nope>\"");
-    write_file(root, "special_tokens_map.json", "{\"pad_token\": 7}");
-    expect_load_error(root, SCF_ERROR_FORMAT, "special_tokens_map.json", "pad_token");
-    write_file(root, "special_tokens_map.json", "{\"pad_token\": ");
-    expect_load_error(root, SCF_ERROR_FORMAT, "special_tokens_map.json", "not valid JSON");
-    rm_tree(root);
-    g_free(root);
+    static const load_case merges[] = {
+        { NULL, NULL, SCF_ERROR_IO, "merges.txt", NULL },
+        { "merges.txt", "#version: 0.2\ni n\nt h\nth e r\n", SCF_ERROR_FORMAT, "merges.txt:4",
+          "\"th e r\"" },
+        { "merges.txt", "#version: 0.2\ni n\n\nt h\n", SCF_ERROR_FORMAT, "merges.txt:3",
+          "malformed" },
+        { "merges.txt", "i n\nt \xe2\x98\x83\n", SCF_ERROR_FORMAT, "merges.txt:2",
+          "\"\xe2\x98\x83\"" },
+        { "merges.txt", "#version: 0.2\nx</w> y</w>\n", SCF_ERROR_FORMAT, "merges.txt:2",
+          "\"x</w>y</w>\"" },
+        /* valid merges from here on: the special tokens are what fails */
+        { "merges.txt", "#version: 0.2\ni n\n", 0, NULL, NULL },
+        { "special_tokens_map.json", "{\"pad_token\": \"<nope>\"}", SCF_ERROR_FORMAT,
+          "pad_token", "\"<nope>\"" },
+        { "special_tokens_map.json", "{\"pad_token\": 7}", SCF_ERROR_FORMAT,
+          "special_tokens_map.json", "pad_token" },
+        { "special_tokens_map.json", "{\"pad_token\": ", SCF_ERROR_FORMAT,
+          "special_tokens_map.json", "not valid JSON" },
+    };
+    expect_load_errors(TRUE, FALSE, merges, G_N_ELEMENTS(merges));
 }
 
 /* ---- word level ---- */
@@ -536,8 +527,7 @@ static void test_word_save_load(void)
     scf_tokenizer_free(back);
     scf_tokenizer_free(tok);
     g_free(dir);
-    rm_tree(root);
-    g_free(root);
+    chk_tmpdir_free(root);
 }
 
 static void test_word_load_errors(void)
@@ -569,12 +559,11 @@ static void test_word_load_errors(void)
                             ", \"cat\", 5]}" };
     for (size_t i = 0, t = 0; i < G_N_ELEMENTS(cases); i++) {
         char *body = cases[i].body ? g_strdup(cases[i].body) : g_strconcat(head, tails[t++], NULL);
-        write_file(root, SCF_WORD_VOCAB_FILE, body);
+        chk_write_file(root, SCF_WORD_VOCAB_FILE, body, -1);
         expect_load_error(root, cases[i].code, SCF_WORD_VOCAB_FILE, cases[i].part);
         g_free(body);
     }
-    rm_tree(root);
-    g_free(root);
+    chk_tmpdir_free(root);
 }
 
 int main(int argc, char **argv)

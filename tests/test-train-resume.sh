@@ -4,27 +4,20 @@
 # (every random draw is a function of seed and step; kernels are
 # deterministic for a fixed thread count).
 set -u
-work=$(mktemp -d "${SCF_TEST_OUT:-/tmp}/resume.XXXXXX") || exit 1
-trap 'rm -rf "$work"' EXIT
-fail() { echo "FAIL: $*"; exit 1; }
+# shellcheck source=tests/lib.sh
+. "$(dirname "$0")/lib.sh"
+make_work resume
 export OMP_NUM_THREADS=2
 
-"$SCFLOW" dataset emoji --size 16 --limit 12 --out "$work/data" >/dev/null 2>&1 ||
-    fail "could not build the dataset (fonts-noto-color-emoji and unicode-data installed?)"
+build_dataset
 config="$SCF_FIXTURES/train/tiny-teacher.json"
 
 "$SCFLOW" train --data "$work/data" --config "$config" --out "$work/a" --device cpu -q ||
     fail "uninterrupted run failed"
 
-"$SCFLOW" train --data "$work/data" --config "$config" --out "$work/b" --device cpu -q &
-pid=$!
-# kill it once the step-4 checkpoint exists, mid-way through the run
-i=0
-while [ ! -f "$work/b/checkpoints/step-00000004.safetensors" ] && [ $i -lt 600 ]; do
-    sleep 0.05; i=$((i + 1))
-done
-kill -9 $pid 2>/dev/null
-wait $pid 2>/dev/null
+# killed once the step-4 checkpoint exists, mid-way through the run
+kill_once_written "$work/b/checkpoints/step-00000004.safetensors" 600 \
+    "$SCFLOW" train --data "$work/data" --config "$config" --out "$work/b" --device cpu -q
 [ -f "$work/b/checkpoints/step-00000008.safetensors" ] &&
     echo "note: the run finished before the kill; resuming a finished run is still checked"
 "$SCFLOW" train --out "$work/b" --resume --device cpu -q || fail "resume failed"

@@ -8,14 +8,12 @@
  *
  * The cases share one application and run in order; data, config and home
  * folders are fresh temporary ones, and settings live in memory. */
-#include "build-config.h"
 #include "model-catalog.h"
 #include "scf-application.h"
 #include "scf-compare-controller.h"
 #include "scf-job-runner.h"
 #include "scf-window.h"
 #include "scflow.h"
-#include "tiny-model.h"
 #include "ui-harness.h"
 #include <glib/gstdio.h>
 #include <string.h>
@@ -27,47 +25,16 @@
 #define GRID_LABEL_H 38
 #define GRID_SCALE 4
 
-static ScfApplication *app;
-static GSettings *settings;
-static char *root, *models_dir;
-
 /* ---- finding things ---- */
-
-static ScfWindow *main_window(void)
-{
-    GtkWindow *window = ui_app_window_of_type(GTK_APPLICATION(app), SCF_TYPE_WINDOW);
-    g_assert_nonnull(window);
-    return SCF_WINDOW(window);
-}
 
 static ScfCompareView *view(void)
 {
-    return scf_window_get_compare_view(main_window());
+    return scf_window_get_compare_view(ui_studio_window());
 }
 
 static ScfCompareController *controller(void)
 {
-    return g_object_get_data(G_OBJECT(main_window()), "scf-compare-controller");
-}
-
-static gboolean action_enabled(const char *name)
-{
-    return g_action_group_get_action_enabled(G_ACTION_GROUP(main_window()), name);
-}
-
-static char *model_path(const char *name)
-{
-    return g_build_filename(models_dir, name, NULL);
-}
-
-static const char *stack_page(GtkWidget *within, const char *a_page_name)
-{
-    g_autoptr(GPtrArray) stacks = g_ptr_array_new();
-    ui_collect_descendants(within, GTK_TYPE_STACK, stacks);
-    for (guint i = 0; i < stacks->len; i++)
-        if (gtk_stack_get_child_by_name(stacks->pdata[i], a_page_name))
-            return gtk_stack_get_visible_child_name(stacks->pdata[i]);
-    g_error("no stack with a page \"%s\"", a_page_name);
+    return g_object_get_data(G_OBJECT(ui_studio_window()), "scf-compare-controller");
 }
 
 /* The pictures of the comparison shown, left to right. */
@@ -96,11 +63,6 @@ static char *page_text(void)
 
 /* ---- conditions ---- */
 
-static gboolean main_window_mapped(gpointer data)
-{
-    return ui_app_window_of_type(GTK_APPLICATION(app), SCF_TYPE_WINDOW) != NULL;
-}
-
 static gboolean view_idle(gpointer data)
 {
     gboolean busy = TRUE;
@@ -110,8 +72,8 @@ static gboolean view_idle(gpointer data)
 
 static gboolean compare_ready(gpointer data)
 {
-    return action_enabled("compare") &&
-           g_strcmp0(stack_page(GTK_WIDGET(view()), "empty"), "main") == 0;
+    return ui_studio_action_enabled("compare") &&
+           g_strcmp0(ui_stack_page(GTK_WIDGET(view()), "empty"), "main") == 0;
 }
 
 static gboolean page_shows(gpointer text)
@@ -120,27 +82,10 @@ static gboolean page_shows(gpointer text)
     return strstr(all, text) != NULL;
 }
 
-static gboolean timer_done(gpointer data)
-{
-    return g_get_monotonic_time() >= *(gint64 *)data;
-}
-
-static void run_for_ms(int ms)
-{
-    gint64 until = g_get_monotonic_time() + ms * 1000;
-    g_assert_true(ui_wait_until(timer_done, &until, ms / 1000.0 + 1));
-}
-
-static void screenshot(const char *name)
-{
-    ui_wait_drawn(GTK_WIDGET(main_window()));
-    ui_save_screenshot(GTK_WIDGET(main_window()), name);
-}
-
 /* Compare, as the button does, and wait for the job to end. */
 static void compare(void)
 {
-    g_assert_true(action_enabled("compare"));
+    g_assert_true(ui_studio_action_enabled("compare"));
     g_assert_true(gtk_widget_activate_action(GTK_WIDGET(view()), "win.compare", NULL));
     g_assert_false(view_idle(NULL));
     g_assert_true(ui_wait_until(view_idle, NULL, WAIT_SECONDS));
@@ -151,26 +96,25 @@ static void compare(void)
 /* Without a model the page says so, and nothing can be compared. */
 static void test_empty_state(void)
 {
-    g_application_activate(G_APPLICATION(app));
-    g_assert_true(ui_wait_until(main_window_mapped, NULL, WAIT_SECONDS));
-    g_action_group_activate_action(G_ACTION_GROUP(main_window()), "page",
+    ui_studio_activate(WAIT_SECONDS);
+    g_action_group_activate_action(G_ACTION_GROUP(ui_studio_window()), "page",
                                    g_variant_new_string("compare"));
     g_autofree char *embedded = scf_model_catalog_default_dir();
     if (embedded) {
         g_test_skip("an embedded model is installed, so there is no empty state");
         return;
     }
-    run_for_ms(200); /* the model scans run on threads */
-    g_assert_cmpstr(stack_page(GTK_WIDGET(view()), "empty"), ==, "empty");
-    g_assert_false(action_enabled("compare"));
-    screenshot("studio-compare-empty.png");
+    ui_run_for_ms(200); /* the model scans run on threads */
+    g_assert_cmpstr(ui_stack_page(GTK_WIDGET(view()), "empty"), ==, "empty");
+    g_assert_false(ui_studio_action_enabled("compare"));
+    ui_studio_screenshot("studio-compare-empty.png");
 }
 
 /* The teacher chooser offers the models of kind "teacher" after "None". */
 static void test_models(void)
 {
-    g_settings_set_string(settings, "default-model", "tiny-student");
-    g_settings_set_string(settings, "models-folder", models_dir);
+    g_settings_set_string(ui_studio.settings, "default-model", "tiny-student");
+    g_settings_set_string(ui_studio.settings, "models-folder", ui_studio.models_dir);
     g_assert_true(ui_wait_until(compare_ready, NULL, WAIT_SECONDS));
     g_autoptr(GPtrArray) dropdowns = g_ptr_array_new();
     ui_collect_descendants(GTK_WIDGET(view()), GTK_TYPE_DROP_DOWN, dropdowns);
@@ -200,24 +144,6 @@ static guchar *texture_rgb(GdkTexture *texture)
     return rgb;
 }
 
-typedef struct {
-    gboolean done;
-    ScfGeneration *generation;
-    GError *error;
-} job_outcome;
-
-static void generated(GObject *source, GAsyncResult *result, gpointer data)
-{
-    job_outcome *o = data;
-    o->generation = scf_job_runner_generate_finish(SCF_JOB_RUNNER(source), result, NULL,
-                                                   &o->error);
-    o->done = TRUE;
-}
-
-static gboolean job_done(gpointer data)
-{
-    return ((job_outcome *)data)->done;
-}
 
 /* One prompt and seed at 1, 2 and 4 steps: three pictures with their step
  * counts and times, the three pairwise figures, each the mean absolute
@@ -272,14 +198,14 @@ static void test_compare(void)
     g_assert_nonnull(strstr(text, "2 steps vs 4 steps: "));
 
     /* The same seed, the same noise: a 1-step generation is the 1-step column. */
-    g_autofree char *student = model_path("tiny-student");
+    g_autofree char *student = ui_studio_model_path("tiny-student");
     ScfJobRunner *runner = g_object_new(SCF_TYPE_JOB_RUNNER, NULL);
     ScfGenerationRequest r = { .model_dir = student, .device = "cpu", .threads = 0,
                                .prompt = "grinning face", .steps = 1, .guidance = 1,
                                .seed = 77, .batch = 1 };
-    job_outcome o = { 0 };
-    scf_job_runner_generate_async(runner, &r, NULL, NULL, NULL, NULL, NULL, generated, &o);
-    g_assert_true(ui_wait_until(job_done, &o, WAIT_SECONDS));
+    ui_job_outcome o = { 0 };
+    scf_job_runner_generate_async(runner, &r, NULL, NULL, NULL, NULL, NULL, ui_job_finished, &o);
+    g_assert_true(ui_wait_until(ui_job_done, &o, WAIT_SECONDS));
     g_assert_no_error(o.error);
     const ScfGeneratedImage *image = o.generation->images->pdata[0];
     g_autofree guchar *generated_rgb = texture_rgb(image->texture);
@@ -287,7 +213,7 @@ static void test_compare(void)
     scf_generation_free(o.generation);
     g_object_unref(runner);
 
-    screenshot("studio-compare-result.png");
+    ui_studio_screenshot("studio-compare-result.png");
 }
 
 static gboolean saved(gpointer path)
@@ -344,7 +270,7 @@ static void test_save(void)
 /* A teacher adds a column at its own step count, and figures against it. */
 static void test_teacher(void)
 {
-    g_autofree char *teacher = model_path("tiny-teacher");
+    g_autofree char *teacher = ui_studio_model_path("tiny-teacher");
     g_object_set(view(), "teacher", teacher, NULL);
     int teacher_steps = 0;
     g_object_get(view(), "teacher-steps", &teacher_steps, NULL);
@@ -364,7 +290,7 @@ static void test_teacher(void)
     const ScfComparisonColumn *last = c->columns->pdata[3];
     g_assert_true(last->teacher);
     g_assert_cmpint(last->steps, ==, 3);
-    screenshot("studio-compare-teacher.png");
+    ui_studio_screenshot("studio-compare-teacher.png");
 }
 
 /* Cancel stops a long comparison and leaves the last results shown. */
@@ -372,46 +298,33 @@ static void test_cancel(void)
 {
     g_object_set(view(), "teacher-steps", 1000, NULL);
     g_assert_true(gtk_widget_activate_action(GTK_WIDGET(view()), "win.compare", NULL));
-    g_assert_true(action_enabled("compare-cancel"));
+    g_assert_true(ui_studio_action_enabled("compare-cancel"));
     g_assert_true(gtk_widget_activate_action(GTK_WIDGET(view()), "win.compare-cancel", NULL));
     g_assert_true(ui_wait_until(view_idle, NULL, WAIT_SECONDS));
     g_assert_true(page_shows("Cancelled after step"));
     g_autoptr(GPtrArray) shown = pictures();
     g_assert_cmpuint(shown->len, ==, 4);
-    g_assert_false(action_enabled("compare-cancel"));
-    g_assert_true(action_enabled("compare"));
+    g_assert_false(ui_studio_action_enabled("compare-cancel"));
+    g_assert_true(ui_studio_action_enabled("compare"));
     g_object_set(view(), "teacher", NULL, NULL);
 }
 
 static void test_quit(void)
 {
-    ui_app_quit(GTK_APPLICATION(app), WAIT_SECONDS);
+    ui_app_quit(GTK_APPLICATION(ui_studio.app), WAIT_SECONDS);
 }
 
 /* ---- setup ---- */
 
-static void write_models(void)
-{
-    g_autoptr(GError) error = NULL;
-    models_dir = g_build_filename(root, "models", NULL);
-    g_assert_true(chk_tiny_model_write(models_dir, "tiny-teacher", 8, 1.0, &error));
-    g_assert_no_error(error);
-    g_assert_true(chk_tiny_model_write(models_dir, "tiny-student", 1, 1.0, &error));
-    g_assert_no_error(error);
-}
-
 int main(int argc, char **argv)
 {
-    int early = ui_test_begin("scf-ui-compare", &argc, &argv, &root);
+    int early = ui_studio_begin("scf-ui-compare", &argc, &argv);
     if (early >= 0)
         return early;
-    g_assert_true(scf_application_schema_installed());
-    write_models();
-
-    settings = g_settings_new(SCF_APP_ID);
-    g_settings_set_string(settings, "device", "cpu");
-    app = scf_application_new(G_APPLICATION_NON_UNIQUE);
-    ui_app_register(G_APPLICATION(app));
+    ui_studio_write_model("tiny-teacher", 8);
+    ui_studio_write_model("tiny-student", 1);
+    g_settings_set_string(ui_studio.settings, "device", "cpu");
+    ui_studio_start();
 
     g_test_add_func("/ui/compare/empty-state", test_empty_state);
     g_test_add_func("/ui/compare/models", test_models);
@@ -420,12 +333,5 @@ int main(int argc, char **argv)
     g_test_add_func("/ui/compare/teacher", test_teacher);
     g_test_add_func("/ui/compare/cancel", test_cancel);
     g_test_add_func("/ui/compare/quit", test_quit);
-    int status = g_test_run();
-
-    g_object_unref(app);
-    g_object_unref(settings);
-    ui_remove_tree(root);
-    g_free(root);
-    g_free(models_dir);
-    return status;
+    return ui_studio_run();
 }

@@ -7,7 +7,6 @@
  *
  * The cases share one application and run in order. The data, config and
  * home folders are fresh temporary ones, and settings live in memory. */
-#include "build-config.h"
 #include "scf-application.h"
 #include "scf-gallery-controller.h"
 #include "scf-gallery-model.h"
@@ -15,7 +14,6 @@
 #include "scf-image-viewer.h"
 #include "scf-window.h"
 #include "scflow.h"
-#include "tiny-model.h"
 #include "ui-harness.h"
 #include <sqlite3.h>
 #include <string.h>
@@ -28,10 +26,6 @@
  * limit leaves room for a machine shared with other work. */
 #define SHOW_GOAL_MS 50.0
 #define SHOW_LIMIT_MS 250.0
-
-static ScfApplication *app;
-static GSettings *settings;
-static char *root, *models_dir;
 
 /* The rows the small gallery starts with, oldest first. */
 static const struct {
@@ -50,21 +44,15 @@ static gint64 row_ids[G_N_ELEMENTS(rows)];
 
 /* ---- finding things ---- */
 
-static ScfWindow *main_window(void)
-{
-    GtkWindow *window = ui_app_window_of_type(GTK_APPLICATION(app), SCF_TYPE_WINDOW);
-    g_assert_nonnull(window);
-    return SCF_WINDOW(window);
-}
-
 static ScfGalleryView *view(void)
 {
-    return scf_window_get_gallery_view(main_window());
+    return scf_window_get_gallery_view(ui_studio_window());
 }
 
 static GListModel *items(void)
 {
-    ScfGalleryController *c = g_object_get_data(G_OBJECT(main_window()), "scf-gallery-controller");
+    ScfGalleryController *c =
+        g_object_get_data(G_OBJECT(ui_studio_window()), "scf-gallery-controller");
     g_assert_nonnull(c);
     return scf_gallery_controller_get_items(c);
 }
@@ -76,7 +64,7 @@ static guint n_items(void)
 
 static GtkStack *window_stack(void)
 {
-    return GTK_STACK(ui_find_descendant(GTK_WIDGET(main_window()), GTK_TYPE_STACK));
+    return GTK_STACK(ui_find_descendant(GTK_WIDGET(ui_studio_window()), GTK_TYPE_STACK));
 }
 
 static const char *label_text(const char *name)
@@ -144,15 +132,10 @@ static scf_gallery *open_gallery(const char *dir)
 
 static char *output_dir(void)
 {
-    return scf_generate_controller_output_folder(settings);
+    return scf_generate_controller_output_folder(ui_studio.settings);
 }
 
 /* ---- conditions ---- */
-
-static gboolean main_window_mapped(gpointer data)
-{
-    return ui_app_window_of_type(GTK_APPLICATION(app), SCF_TYPE_WINDOW) != NULL;
-}
 
 static gboolean has_n_items(gpointer n)
 {
@@ -167,14 +150,14 @@ static gboolean prompt_shown(gpointer prompt)
 static gboolean generate_has_model(gpointer data)
 {
     g_autofree char *model = NULL;
-    g_object_get(scf_window_get_generate_view(main_window()), "model", &model, NULL);
+    g_object_get(scf_window_get_generate_view(ui_studio_window()), "model", &model, NULL);
     return model != NULL;
 }
 
 static void wait_items(guint n)
 {
     g_assert_true(ui_wait_until(has_n_items, GUINT_TO_POINTER(n), WAIT_SECONDS));
-    ui_wait_drawn(GTK_WIDGET(main_window()));
+    ui_wait_drawn(GTK_WIDGET(ui_studio_window()));
 }
 
 /* ---- the cases ---- */
@@ -183,10 +166,9 @@ static void wait_items(guint n)
  * first, with its thumbnail. */
 static void test_grid(void)
 {
-    g_application_activate(G_APPLICATION(app));
-    g_assert_true(ui_wait_until(main_window_mapped, NULL, WAIT_SECONDS));
-    gtk_window_set_default_size(GTK_WINDOW(main_window()), 1100, 720);
-    g_assert_true(gtk_widget_activate_action(GTK_WIDGET(main_window()), "win.page", "s",
+    ui_studio_activate(WAIT_SECONDS);
+    gtk_window_set_default_size(GTK_WINDOW(ui_studio_window()), 1100, 720);
+    g_assert_true(gtk_widget_activate_action(GTK_WIDGET(ui_studio_window()), "win.page", "s",
                                              "gallery"));
     wait_items(G_N_ELEMENTS(rows));
     for (guint i = 0; i < G_N_ELEMENTS(rows); i++) {
@@ -204,7 +186,7 @@ static void test_grid(void)
     GListModel *models = gtk_drop_down_get_model(model);
     g_assert_cmpuint(g_list_model_get_n_items(models), ==, 3); /* all, other-model, tiny-student */
     g_assert_cmpstr(gtk_string_list_get_string(GTK_STRING_LIST(models), 1), ==, "other-model");
-    ui_save_screenshot(GTK_WIDGET(main_window()), "studio-gallery.png");
+    ui_save_screenshot(GTK_WIDGET(ui_studio_window()), "studio-gallery.png");
 }
 
 /* Selecting an image shows it at its own pixels and every setting. */
@@ -213,7 +195,7 @@ static void test_detail(void)
     int at = position_of("a blue whale");
     g_assert_cmpint(at, >=, 0);
     select_position(at);
-    ui_wait_drawn(GTK_WIDGET(main_window()));
+    ui_wait_drawn(GTK_WIDGET(ui_studio_window()));
     g_assert_cmpstr(label_text("detail-prompt"), ==, "a blue whale");
     g_assert_cmpstr(label_text("detail-negative"), ==, "blurry");
     g_assert_cmpstr(label_text("detail-seed"), ==, "22");
@@ -229,7 +211,7 @@ static void test_detail(void)
     g_assert_nonnull(image);
     g_assert_cmpint(gdk_texture_get_width(image), ==, 8);
     g_assert_cmpint(gdk_texture_get_height(image), ==, 6);
-    ui_save_screenshot(GTK_WIDGET(main_window()), "studio-gallery-detail.png");
+    ui_save_screenshot(GTK_WIDGET(ui_studio_window()), "studio-gallery-detail.png");
 }
 
 static void set_search(const char *text)
@@ -242,15 +224,15 @@ static void set_search(const char *text)
  * pauses; Ctrl+F's action shows the page and focuses the entry. */
 static void test_search(void)
 {
-    g_auto(GStrv) actions = gtk_application_get_actions_for_accel(GTK_APPLICATION(app),
+    g_auto(GStrv) actions = gtk_application_get_actions_for_accel(GTK_APPLICATION(ui_studio.app),
                                                                   "<Control>f");
     g_assert_true(actions && g_strv_contains((const char *const *)actions, "win.search-gallery"));
-    gtk_widget_activate_action(GTK_WIDGET(main_window()), "win.page", "s", "generate");
-    g_assert_true(gtk_widget_activate_action(GTK_WIDGET(main_window()), "win.search-gallery",
+    gtk_widget_activate_action(GTK_WIDGET(ui_studio_window()), "win.page", "s", "generate");
+    g_assert_true(gtk_widget_activate_action(GTK_WIDGET(ui_studio_window()), "win.search-gallery",
                                              NULL));
     g_assert_cmpstr(gtk_stack_get_visible_child_name(window_stack()), ==, "gallery");
     GtkWidget *entry = ui_find_descendant(GTK_WIDGET(view()), GTK_TYPE_SEARCH_ENTRY);
-    GtkWidget *focus = gtk_root_get_focus(GTK_ROOT(main_window()));
+    GtkWidget *focus = gtk_root_get_focus(GTK_ROOT(ui_studio_window()));
     g_assert_true(focus && gtk_widget_is_ancestor(focus, entry));
 
     set_search("red");
@@ -259,7 +241,7 @@ static void test_search(void)
     g_assert_cmpint(position_of("a red apple"), >=, 0);
     g_assert_cmpint(position_of("a red rose in the rain"), >=, 0);
     g_assert_false(shows_prompt("a blue whale"));
-    ui_save_screenshot(GTK_WIDGET(main_window()), "studio-gallery-search.png");
+    ui_save_screenshot(GTK_WIDGET(ui_studio_window()), "studio-gallery-search.png");
     set_search("red ROSE");
     wait_items(1);
     set_search("nothing-like-this");
@@ -343,8 +325,7 @@ static void test_delete_undo(void)
     g_assert_cmpint(position_of("a red apple"), ==, -1);
     g_assert_cmpint(row_state(row_ids[0]), ==, SCF_GALLERY_DELETED);
     g_assert_true(ui_wait_until(banner_shown, GINT_TO_POINTER(TRUE), WAIT_SECONDS));
-    ui_wait_drawn(GTK_WIDGET(main_window()));
-    ui_save_screenshot(GTK_WIDGET(main_window()), "studio-gallery-deleted.png");
+    ui_studio_screenshot("studio-gallery-deleted.png");
 
     g_assert_true(gtk_widget_activate_action(GTK_WIDGET(view()), "gallery.undo", NULL));
     g_assert_cmpuint(n_items(), ==, G_N_ELEMENTS(rows));
@@ -357,7 +338,7 @@ static void test_delete_undo(void)
 static void test_export(void)
 {
     select_position(position_of("a red rose in the rain"));
-    g_autofree char *folder = g_build_filename(root, "exported", NULL);
+    g_autofree char *folder = g_build_filename(ui_studio.root, "exported", NULL);
     g_autoptr(GFile) file = g_file_new_for_path(folder);
     g_signal_emit_by_name(view(), "export", scf_gallery_view_get_selected(view()), file);
     g_autofree char *name = g_strdup_printf("%" G_GINT64_FORMAT "-33.png", row_ids[2]);
@@ -376,7 +357,7 @@ static void test_export(void)
  * and its model chosen. */
 static void test_use_settings(void)
 {
-    ScfGenerateView *generate = scf_window_get_generate_view(main_window());
+    ScfGenerateView *generate = scf_window_get_generate_view(ui_studio_window());
     g_assert_true(ui_wait_until(generate_has_model, NULL, WAIT_SECONDS));
     select_position(position_of("a green frog"));
     g_assert_true(gtk_widget_activate_action(GTK_WIDGET(view()), "gallery.use-settings", NULL));
@@ -389,7 +370,7 @@ static void test_use_settings(void)
     g_object_get(generate, "prompt", &prompt, "negative-prompt", &negative, "model", &model,
                  "seed", &seed, "steps", &steps, "guidance", &guidance, "random-seed",
                  &random_seed, NULL);
-    g_autofree char *student = g_build_filename(models_dir, "tiny-student", NULL);
+    g_autofree char *student = g_build_filename(ui_studio.models_dir, "tiny-student", NULL);
     g_assert_cmpstr(prompt, ==, "a green frog");
     g_assert_cmpstr(negative, ==, "dark");
     g_assert_cmpstr(model, ==, student);
@@ -397,8 +378,7 @@ static void test_use_settings(void)
     g_assert_cmpint(steps, ==, 4); /* not the model's default, 1 */
     g_assert_cmpfloat_with_epsilon(guidance, 2.0, 1e-9);
     g_assert_false(random_seed);
-    ui_wait_drawn(GTK_WIDGET(main_window()));
-    ui_save_screenshot(GTK_WIDGET(main_window()), "studio-gallery-use-settings.png");
+    ui_studio_screenshot("studio-gallery-use-settings.png");
 }
 
 /* ---- 10,000 images ---- */
@@ -503,15 +483,15 @@ static gboolean shown(gpointer data)
  * frame or two: only the pages on screen are read and decoded. */
 static void test_big_gallery(void)
 {
-    g_autofree char *dir = g_build_filename(root, "big-gallery", NULL);
+    g_autofree char *dir = g_build_filename(ui_studio.root, "big-gallery", NULL);
     gint64 start = g_get_monotonic_time();
     make_big_gallery(dir, BIG_ROWS);
     g_test_message("made a %d-image gallery in %.2f s", BIG_ROWS,
                    (g_get_monotonic_time() - start) / 1e6);
 
-    gtk_widget_activate_action(GTK_WIDGET(main_window()), "win.page", "s", "gallery");
+    gtk_widget_activate_action(GTK_WIDGET(ui_studio_window()), "win.page", "s", "gallery");
     start = g_get_monotonic_time();
-    g_settings_set_string(settings, "output-folder", dir);
+    g_settings_set_string(ui_studio.settings, "output-folder", dir);
     wait_items(BIG_ROWS);
     g_test_message("opened it (check and filter choices on a thread) in %.0f ms",
                    (g_get_monotonic_time() - start) / 1e3);
@@ -520,7 +500,7 @@ static void test_big_gallery(void)
     GtkScrolledWindow *scroller = GTK_SCROLLED_WINDOW(
         gtk_widget_get_ancestor(GTK_WIDGET(grid()), GTK_TYPE_SCROLLED_WINDOW));
     GtkAdjustment *adj = gtk_scrolled_window_get_vadjustment(scroller);
-    GdkFrameClock *clock = gtk_widget_get_frame_clock(GTK_WIDGET(main_window()));
+    GdkFrameClock *clock = gtk_widget_get_frame_clock(GTK_WIDGET(ui_studio_window()));
     show_timer t = { .prompt = "gallery row 1" };
     gulong handler = g_signal_connect(clock, "after-paint", G_CALLBACK(after_paint), &t);
     t.start = g_get_monotonic_time();
@@ -542,12 +522,12 @@ static void test_big_gallery(void)
     t2.start = g_get_monotonic_time();
     handler = g_signal_connect(clock, "after-paint", G_CALLBACK(after_paint), &t2);
     gtk_adjustment_set_value(adj, gtk_adjustment_get_value(adj) - 20);
-    gtk_widget_queue_draw(GTK_WIDGET(main_window()));
+    gtk_widget_queue_draw(GTK_WIDGET(ui_studio_window()));
     g_assert_true(ui_wait_until(shown, &t2, WAIT_SECONDS));
     g_signal_handler_disconnect(clock, handler);
     g_printerr("# gallery: a frame without new rows, for scale: %.1f ms\n",
                (t2.shown - t2.start) / 1e3);
-    ui_save_screenshot(GTK_WIDGET(main_window()), "studio-gallery-10000.png");
+    ui_save_screenshot(GTK_WIDGET(ui_studio_window()), "studio-gallery-10000.png");
 
     /* A search over all of them. */
     start = g_get_monotonic_time();
@@ -559,7 +539,7 @@ static void test_big_gallery(void)
 
 static void test_quit(void)
 {
-    ui_app_quit(GTK_APPLICATION(app), WAIT_SECONDS);
+    ui_app_quit(GTK_APPLICATION(ui_studio.app), WAIT_SECONDS);
 }
 
 /* ---- setup ---- */
@@ -596,22 +576,14 @@ static void fill_gallery(void)
 
 int main(int argc, char **argv)
 {
-    int early = ui_test_begin("scf-ui-gallery", &argc, &argv, &root);
+    int early = ui_studio_begin("scf-ui-gallery", &argc, &argv);
     if (early >= 0)
         return early;
-    g_assert_true(scf_application_schema_installed());
-
-    g_autoptr(GError) error = NULL;
-    models_dir = g_build_filename(root, "models", NULL);
-    g_assert_true(chk_tiny_model_write(models_dir, "tiny-student", 1, 1.0, &error));
-    g_assert_no_error(error);
-    settings = g_settings_new(SCF_APP_ID);
-    g_settings_set_string(settings, "device", "cpu");
-    g_settings_set_string(settings, "models-folder", models_dir);
+    ui_studio_write_model("tiny-student", 1);
+    g_settings_set_string(ui_studio.settings, "device", "cpu");
+    g_settings_set_string(ui_studio.settings, "models-folder", ui_studio.models_dir);
     fill_gallery();
-
-    app = scf_application_new(G_APPLICATION_NON_UNIQUE);
-    ui_app_register(G_APPLICATION(app));
+    ui_studio_start();
 
     g_test_add_func("/ui/gallery/grid", test_grid);
     g_test_add_func("/ui/gallery/detail", test_detail);
@@ -622,12 +594,5 @@ int main(int argc, char **argv)
     g_test_add_func("/ui/gallery/use-settings", test_use_settings);
     g_test_add_func("/ui/gallery/10000", test_big_gallery);
     g_test_add_func("/ui/gallery/quit", test_quit);
-    int status = g_test_run();
-
-    g_object_unref(app);
-    g_object_unref(settings);
-    ui_remove_tree(root);
-    g_free(root);
-    g_free(models_dir);
-    return status;
+    return ui_studio_run();
 }

@@ -9,7 +9,6 @@
  *
  * The cases share one application and run in order. The data, config and
  * home folders are fresh temporary ones, and settings live in memory. */
-#include "build-config.h"
 #include "model-catalog.h"
 #include "scf-application.h"
 #include "scf-generate-controller.h"
@@ -17,7 +16,6 @@
 #include "scf-job-runner.h"
 #include "scf-window.h"
 #include "scflow.h"
-#include "tiny-model.h"
 #include "ui-harness.h"
 #include <gdk/x11/gdkx.h>
 #include <glib/gstdio.h>
@@ -32,42 +30,21 @@
  * work, where the main thread may wait tens of milliseconds for a core. */
 #define STALL_LIMIT_MS 250
 
-static ScfApplication *app;
-static GSettings *settings;
-static char *root, *models_dir;
-
 /* ---- finding things ---- */
-
-static ScfWindow *main_window(void)
-{
-    GtkWindow *window = ui_app_window_of_type(GTK_APPLICATION(app), SCF_TYPE_WINDOW);
-    g_assert_nonnull(window);
-    return SCF_WINDOW(window);
-}
 
 static ScfGenerateView *view(void)
 {
-    return scf_window_get_generate_view(main_window());
-}
-
-static gboolean action_enabled(const char *name)
-{
-    return g_action_group_get_action_enabled(G_ACTION_GROUP(main_window()), name);
+    return scf_window_get_generate_view(ui_studio_window());
 }
 
 static const char *renderer_name(void)
 {
-    return G_OBJECT_TYPE_NAME(gtk_native_get_renderer(GTK_NATIVE(main_window())));
-}
-
-static char *model_path(const char *name)
-{
-    return g_build_filename(models_dir, name, NULL);
+    return G_OBJECT_TYPE_NAME(gtk_native_get_renderer(GTK_NATIVE(ui_studio_window())));
 }
 
 static char *output_dir(void)
 {
-    return scf_generate_controller_output_folder(settings);
+    return scf_generate_controller_output_folder(ui_studio.settings);
 }
 
 /* The images of the gallery the app writes into (the output folder), oldest
@@ -92,22 +69,7 @@ static GPtrArray *output_pngs(void)
     return files;
 }
 
-static const char *stack_page(GtkWidget *within, const char *a_page_name)
-{
-    g_autoptr(GPtrArray) stacks = g_ptr_array_new();
-    ui_collect_descendants(within, GTK_TYPE_STACK, stacks);
-    for (guint i = 0; i < stacks->len; i++)
-        if (gtk_stack_get_child_by_name(stacks->pdata[i], a_page_name))
-            return gtk_stack_get_visible_child_name(stacks->pdata[i]);
-    g_error("no stack with a page \"%s\"", a_page_name);
-}
-
 /* ---- conditions ---- */
-
-static gboolean main_window_mapped(gpointer data)
-{
-    return ui_app_window_of_type(GTK_APPLICATION(app), SCF_TYPE_WINDOW) != NULL;
-}
 
 static gboolean view_idle_with_image(gpointer data)
 {
@@ -132,18 +94,7 @@ static gboolean view_has_model(gpointer dir)
 {
     g_autofree char *model = NULL;
     g_object_get(view(), "model", &model, NULL);
-    return g_strcmp0(model, dir) == 0 && action_enabled("generate");
-}
-
-static gboolean timer_done(gpointer data)
-{
-    return g_get_monotonic_time() >= *(gint64 *)data;
-}
-
-static void run_for_ms(int ms)
-{
-    gint64 until = g_get_monotonic_time() + ms * 1000;
-    g_assert_true(ui_wait_until(timer_done, &until, ms / 1000.0 + 1));
+    return g_strcmp0(model, dir) == 0 && ui_studio_action_enabled("generate");
 }
 
 /* ---- driving the view as a user would ---- */
@@ -164,7 +115,8 @@ static void clear_prompt(void)
 
 static void assert_accel(const char *accel, const char *action)
 {
-    g_auto(GStrv) actions = gtk_application_get_actions_for_accel(GTK_APPLICATION(app), accel);
+    g_auto(GStrv) actions =
+        gtk_application_get_actions_for_accel(GTK_APPLICATION(ui_studio.app), accel);
     g_assert_true(actions && g_strv_contains((const char *const *)actions, action));
 }
 
@@ -174,9 +126,10 @@ static void assert_accel(const char *accel, const char *action)
 static void assert_escape_binding(void)
 {
     g_auto(GStrv) accel_actions =
-        gtk_application_get_actions_for_accel(GTK_APPLICATION(app), "Escape");
+        gtk_application_get_actions_for_accel(GTK_APPLICATION(ui_studio.app), "Escape");
     g_assert_true(accel_actions == NULL || accel_actions[0] == NULL);
-    g_autoptr(GListModel) controllers = gtk_widget_observe_controllers(GTK_WIDGET(main_window()));
+    g_autoptr(GListModel) controllers =
+        gtk_widget_observe_controllers(GTK_WIDGET(ui_studio_window()));
     for (guint i = 0; i < g_list_model_get_n_items(controllers); i++) {
         g_autoptr(GtkEventController) c = g_list_model_get_item(controllers, i);
         if (!GTK_IS_SHORTCUT_CONTROLLER(c) ||
@@ -204,8 +157,8 @@ static void press(const char *accel, const char *action)
         assert_escape_binding();
     else
         assert_accel(accel, action);
-    g_assert_true(action_enabled(action + strlen("win.")));
-    g_assert_true(gtk_widget_activate_action(GTK_WIDGET(main_window()), action, NULL));
+    g_assert_true(ui_studio_action_enabled(action + strlen("win.")));
+    g_assert_true(gtk_widget_activate_action(GTK_WIDGET(ui_studio_window()), action, NULL));
 }
 
 /* ---- the cases ---- */
@@ -214,35 +167,34 @@ static void press(const char *accel, const char *action)
  * nothing can be generated. */
 static void test_empty_state(void)
 {
-    g_application_activate(G_APPLICATION(app));
-    g_assert_true(ui_wait_until(main_window_mapped, NULL, WAIT_SECONDS));
-    ui_wait_drawn(GTK_WIDGET(main_window()));
+    ui_studio_activate(WAIT_SECONDS);
+    ui_wait_drawn(GTK_WIDGET(ui_studio_window()));
     g_autofree char *embedded = scf_model_catalog_default_dir();
     if (embedded) {
         g_test_skip("an embedded model is installed, so there is no empty state");
         return;
     }
-    run_for_ms(200); /* the model scan runs on a thread */
-    g_assert_cmpstr(stack_page(GTK_WIDGET(view()), "empty"), ==, "empty");
-    g_assert_false(action_enabled("generate"));
-    g_assert_false(action_enabled("cancel"));
-    ui_save_screenshot(GTK_WIDGET(main_window()), "studio-generate-empty.png");
+    ui_run_for_ms(200); /* the model scan runs on a thread */
+    g_assert_cmpstr(ui_stack_page(GTK_WIDGET(view()), "empty"), ==, "empty");
+    g_assert_false(ui_studio_action_enabled("generate"));
+    g_assert_false(ui_studio_action_enabled("cancel"));
+    ui_save_screenshot(GTK_WIDGET(ui_studio_window()), "studio-generate-empty.png");
 }
 
 /* Picking a model folder in the empty state stores it in the settings and
  * shows the full page with that model chosen. */
 static void test_choose_model_folder(void)
 {
-    g_autofree char *teacher = model_path("tiny-teacher");
+    g_autofree char *teacher = ui_studio_model_path("tiny-teacher");
     g_autoptr(GFile) folder = g_file_new_for_path(teacher);
     g_signal_emit_by_name(view(), "model-folder-chosen", folder);
 
-    g_autofree char *stored_folder = g_settings_get_string(settings, "models-folder");
-    g_autofree char *stored_model = g_settings_get_string(settings, "default-model");
-    g_assert_cmpstr(stored_folder, ==, models_dir);
+    g_autofree char *stored_folder = g_settings_get_string(ui_studio.settings, "models-folder");
+    g_autofree char *stored_model = g_settings_get_string(ui_studio.settings, "default-model");
+    g_assert_cmpstr(stored_folder, ==, ui_studio.models_dir);
     g_assert_cmpstr(stored_model, ==, "tiny-teacher");
     g_assert_true(ui_wait_until(view_has_model, teacher, WAIT_SECONDS));
-    g_assert_cmpstr(stack_page(GTK_WIDGET(view()), "empty"), ==, "main");
+    g_assert_cmpstr(ui_stack_page(GTK_WIDGET(view()), "empty"), ==, "main");
 
     /* Model chooser: the three model folders, by name. */
     GtkDropDown *chooser = GTK_DROP_DOWN(ui_find_descendant(GTK_WIDGET(view()), GTK_TYPE_DROP_DOWN));
@@ -291,7 +243,7 @@ static void test_generate(void)
     gint64 start = g_get_monotonic_time();
     press("<Control>Return", "win.generate");
     g_assert_true(view_busy(NULL));
-    g_assert_true(action_enabled("cancel"));
+    g_assert_true(ui_studio_action_enabled("cancel"));
     g_assert_true(ui_wait_until(view_idle_with_image, NULL, WAIT_SECONDS));
     double seconds = (g_get_monotonic_time() - start) / 1e6;
     double stall_ms = ui_stall_stop_ms(&stall);
@@ -325,8 +277,7 @@ static void test_generate(void)
     g_assert_cmpstr(p.device, ==, "cpu");
     scf_gen_params_clear(&p);
 
-    ui_wait_drawn(GTK_WIDGET(main_window()));
-    ui_save_screenshot(GTK_WIDGET(main_window()), "studio-generate-result.png");
+    ui_studio_screenshot("studio-generate-result.png");
 }
 
 /* Zoom steps through powers of two; every picture shown is the image
@@ -382,8 +333,7 @@ static void test_batch(void)
         scf_gen_params_clear(&p);
     }
     g_assert_true(matched);
-    ui_wait_drawn(GTK_WIDGET(main_window()));
-    ui_save_screenshot(GTK_WIDGET(main_window()), "studio-generate-batch.png");
+    ui_studio_screenshot("studio-generate-batch.png");
     g_object_set(view(), "batch", 1, NULL);
 }
 
@@ -425,8 +375,7 @@ static void test_cancel(void)
     press("<Control>Return", "win.generate");
     g_assert_true(ui_wait_until(progress_at_least, GINT_TO_POINTER(2), WAIT_SECONDS));
     double stall_ms = ui_stall_stop_ms(&stall), busy_ms = stall.longest_busy / 1e3;
-    ui_wait_drawn(GTK_WIDGET(main_window()));
-    ui_save_screenshot(GTK_WIDGET(main_window()), "studio-generate-progress.png");
+    ui_studio_screenshot("studio-generate-progress.png");
 
     int now = 0;
     g_object_get(view(), "progress-step", &now, NULL);
@@ -451,11 +400,10 @@ static void test_cancel(void)
     g_assert_cmpint(stopped, >=, plan.seen);
     g_assert_cmpint(stopped, <=, plan.seen + 2);
     g_assert_cmpfloat(stall_ms, <, STALL_LIMIT_MS);
-    g_assert_false(action_enabled("cancel"));
+    g_assert_false(ui_studio_action_enabled("cancel"));
     g_autoptr(GPtrArray) after = output_pngs();
     g_assert_cmpuint(after->len, ==, before->len);
-    ui_wait_drawn(GTK_WIDGET(main_window()));
-    ui_save_screenshot(GTK_WIDGET(main_window()), "studio-generate-cancelled.png");
+    ui_studio_screenshot("studio-generate-cancelled.png");
     g_object_set(view(), "steps", 2, NULL);
 }
 
@@ -467,7 +415,7 @@ static void test_cancel(void)
 static gboolean send_key(const char *key)
 {
     g_autofree char *xdotool = g_find_program_in_path("xdotool");
-    GdkSurface *surface = gtk_native_get_surface(GTK_NATIVE(main_window()));
+    GdkSurface *surface = gtk_native_get_surface(GTK_NATIVE(ui_studio_window()));
     if (!xdotool || !GDK_IS_X11_SURFACE(surface))
         return FALSE;
     g_autofree char *window = g_strdup_printf("%lu", (gulong)gdk_x11_surface_get_xid(surface));
@@ -511,7 +459,7 @@ static void test_escape_yields(void)
     press("<Control>Return", "win.generate");
     g_assert_true(ui_wait_until(progress_at_least, GINT_TO_POINTER(1), WAIT_SECONDS));
 
-    GtkMenuButton *menu = GTK_MENU_BUTTON(ui_find_descendant(GTK_WIDGET(main_window()),
+    GtkMenuButton *menu = GTK_MENU_BUTTON(ui_find_descendant(GTK_WIDGET(ui_studio_window()),
                                                              GTK_TYPE_MENU_BUTTON));
     g_assert_nonnull(menu);
     gtk_menu_button_popup(menu);
@@ -521,20 +469,20 @@ static void test_escape_yields(void)
     g_assert_true(ui_wait_until(widget_unmapped, popover, WAIT_SECONDS));
     g_assert_true(view_busy(NULL));
 
-    g_assert_true(gtk_widget_activate_action(GTK_WIDGET(main_window()), "win.search-gallery",
+    g_assert_true(gtk_widget_activate_action(GTK_WIDGET(ui_studio_window()), "win.search-gallery",
                                              NULL));
     GtkWidget *search = ui_find_descendant(
-        GTK_WIDGET(scf_window_get_gallery_view(main_window())), GTK_TYPE_SEARCH_ENTRY);
+        GTK_WIDGET(scf_window_get_gallery_view(ui_studio_window())), GTK_TYPE_SEARCH_ENTRY);
     g_assert_nonnull(search);
     gtk_editable_set_text(GTK_EDITABLE(search), "grinning");
-    ui_wait_drawn(GTK_WIDGET(main_window()));
-    GtkWidget *focus = gtk_root_get_focus(GTK_ROOT(main_window()));
+    ui_wait_drawn(GTK_WIDGET(ui_studio_window()));
+    GtkWidget *focus = gtk_root_get_focus(GTK_ROOT(ui_studio_window()));
     g_assert_true(focus && gtk_widget_is_ancestor(focus, search));
     g_assert_true(send_key("Escape"));
     g_assert_true(ui_wait_until(editable_empty, search, WAIT_SECONDS));
     g_assert_true(view_busy(NULL));
 
-    gtk_widget_activate_action(GTK_WIDGET(main_window()), "win.page", "s", "generate");
+    gtk_widget_activate_action(GTK_WIDGET(ui_studio_window()), "win.page", "s", "generate");
     GtkWidget *prompt = ui_find_descendant(GTK_WIDGET(view()), GTK_TYPE_TEXT_VIEW);
     gtk_widget_grab_focus(prompt);
     g_assert_true(send_key("Escape"));
@@ -557,8 +505,8 @@ static gboolean view_shows_prompt(gpointer prompt)
  * typing pauses: one image for a burst of keys, showing the whole prompt. */
 static void test_live(void)
 {
-    g_autofree char *student = model_path("tiny-student");
-    g_settings_set_boolean(settings, "live-generation", TRUE);
+    g_autofree char *student = ui_studio_model_path("tiny-student");
+    g_settings_set_boolean(ui_studio.settings, "live-generation", TRUE);
     g_object_set(view(), "model", student, NULL);
     g_assert_true(ui_wait_until(view_has_model, student, WAIT_SECONDS));
     gboolean available = FALSE, live = FALSE;
@@ -573,7 +521,7 @@ static void test_live(void)
     const char *keys[] = { "r", "o", "c", "k", "e", "t" };
     for (gsize i = 0; i < G_N_ELEMENTS(keys); i++) {
         type_prompt(keys[i]);
-        run_for_ms(40);
+        ui_run_for_ms(40);
         g_assert_true(view_idle(NULL)); /* no job before the pause */
     }
     g_assert_true(ui_wait_until(view_shows_prompt, "rocket", WAIT_SECONDS));
@@ -589,13 +537,12 @@ static void test_live(void)
         }
         scf_gen_params_clear(&p);
     }
-    ui_wait_drawn(GTK_WIDGET(main_window()));
-    ui_save_screenshot(GTK_WIDGET(main_window()), "studio-generate-live.png");
+    ui_studio_screenshot("studio-generate-live.png");
 
     /* Off again: typing does nothing. */
-    g_settings_set_boolean(settings, "live-generation", FALSE);
+    g_settings_set_boolean(ui_studio.settings, "live-generation", FALSE);
     type_prompt(" ship");
-    run_for_ms(600);
+    ui_run_for_ms(600);
     g_assert_true(view_idle(NULL));
     g_autoptr(GPtrArray) later = output_pngs();
     g_assert_cmpuint(later->len, ==, after->len);
@@ -619,7 +566,7 @@ static gboolean error_shown(gpointer data)
  * window, naming the file. */
 static void test_error(void)
 {
-    g_autofree char *broken = model_path("broken");
+    g_autofree char *broken = ui_studio_model_path("broken");
     g_object_set(view(), "model", broken, NULL);
     g_assert_true(ui_wait_until(view_has_model, broken, WAIT_SECONDS));
     press("<Control>Return", "win.generate");
@@ -630,47 +577,29 @@ static void test_error(void)
     for (guint i = 0; i < labels->len; i++)
         named |= strstr(gtk_label_get_label(labels->pdata[i]), "config.json") != NULL;
     g_assert_true(named);
-    ui_wait_drawn(GTK_WIDGET(main_window()));
-    ui_save_screenshot(GTK_WIDGET(main_window()), "studio-generate-error.png");
+    ui_studio_screenshot("studio-generate-error.png");
 }
 
 /* ---- the job runner without a window ---- */
-
-typedef struct {
-    gboolean done;
-    int steps_done;
-    GError *error;
-    ScfGeneration *generation;
-} job_outcome;
-
-static void job_finished(GObject *source, GAsyncResult *result, gpointer data)
-{
-    job_outcome *o = data;
-    o->generation = scf_job_runner_generate_finish(SCF_JOB_RUNNER(source), result,
-                                                   &o->steps_done, &o->error);
-    o->done = TRUE;
-}
-
-static gboolean job_done(gpointer data)
-{
-    return ((job_outcome *)data)->done;
-}
 
 /* A newer job with the same supersede tag cancels the older one; a job with
  * another tag is left to finish. */
 static void test_runner_supersede(void)
 {
     g_autoptr(ScfJobRunner) runner = scf_job_runner_new();
-    g_autofree char *teacher = model_path("tiny-teacher");
+    g_autofree char *teacher = ui_studio_model_path("tiny-teacher");
     ScfGenerationRequest r = { .model_dir = teacher, .device = "cpu", .threads = 1,
                                .prompt = "red heart", .steps = 1000, .guidance = 1, .batch = 1 };
     int tag_a, tag_b;
-    job_outcome old = { 0 }, other = { 0 }, newer = { 0 };
-    scf_job_runner_generate_async(runner, &r, &tag_a, NULL, NULL, NULL, NULL, job_finished, &old);
+    ui_job_outcome old = { 0 }, other = { 0 }, newer = { 0 };
+    scf_job_runner_generate_async(runner, &r, &tag_a, NULL, NULL, NULL, NULL, ui_job_finished,
+                                  &old);
     r.steps = 2;
-    scf_job_runner_generate_async(runner, &r, &tag_b, NULL, NULL, NULL, NULL, job_finished, &other);
-    scf_job_runner_generate_async(runner, &r, &tag_a, NULL, NULL, NULL, NULL, job_finished, &newer);
-    g_assert_true(ui_wait_until(job_done, &newer, WAIT_SECONDS));
+    scf_job_runner_generate_async(runner, &r, &tag_b, NULL, NULL, NULL, NULL, ui_job_finished,
+                                  &other);
+    scf_job_runner_generate_async(runner, &r, &tag_a, NULL, NULL, NULL, NULL, ui_job_finished,
+                                  &newer);
+    g_assert_true(ui_wait_until(ui_job_done, &newer, WAIT_SECONDS));
     g_assert_true(old.done && other.done);
     g_assert_error(old.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
     g_assert_cmpint(old.steps_done, <, 1000);
@@ -690,18 +619,18 @@ static void test_runner_supersede(void)
 static void test_runner_precision(void)
 {
     g_autoptr(ScfJobRunner) runner = scf_job_runner_new();
-    g_autofree char *teacher = model_path("tiny-teacher");
+    g_autofree char *teacher = ui_studio_model_path("tiny-teacher");
     ScfGenerationRequest r = { .model_dir = teacher, .device = "cpu", .threads = 1,
                                .prompt = "red heart", .seed = 5, .steps = 2, .guidance = 1,
                                .batch = 1 };
-    job_outcome fp32 = { 0 }, cpu = { 0 }, automatic = { 0 };
-    scf_job_runner_generate_async(runner, &r, NULL, NULL, NULL, NULL, NULL, job_finished, &fp32);
+    ui_job_outcome fp32 = { 0 }, cpu = { 0 }, automatic = { 0 };
+    scf_job_runner_generate_async(runner, &r, NULL, NULL, NULL, NULL, NULL, ui_job_finished, &fp32);
     r.precision = SCF_PRECISION_BF16;
-    scf_job_runner_generate_async(runner, &r, NULL, NULL, NULL, NULL, NULL, job_finished, &cpu);
+    scf_job_runner_generate_async(runner, &r, NULL, NULL, NULL, NULL, NULL, ui_job_finished, &cpu);
     r.device = "auto";
-    scf_job_runner_generate_async(runner, &r, NULL, NULL, NULL, NULL, NULL, job_finished,
+    scf_job_runner_generate_async(runner, &r, NULL, NULL, NULL, NULL, NULL, ui_job_finished,
                                   &automatic);
-    g_assert_true(ui_wait_until(job_done, &automatic, WAIT_SECONDS));
+    g_assert_true(ui_wait_until(ui_job_done, &automatic, WAIT_SECONDS));
     g_assert_true(fp32.done && cpu.done);
     g_assert_no_error(fp32.error);
     g_assert_no_error(cpu.error);
@@ -725,20 +654,17 @@ static void test_runner_precision(void)
 
 static void test_quit(void)
 {
-    ui_app_quit(GTK_APPLICATION(app), WAIT_SECONDS);
+    ui_app_quit(GTK_APPLICATION(ui_studio.app), WAIT_SECONDS);
 }
 
 /* ---- setup ---- */
 
+/* The models of the cases, and a folder whose config cannot be read. */
 static void write_models(void)
 {
-    g_autoptr(GError) error = NULL;
-    models_dir = g_build_filename(root, "models", NULL);
-    g_assert_true(chk_tiny_model_write(models_dir, "tiny-teacher", 8, 1.0, &error));
-    g_assert_no_error(error);
-    g_assert_true(chk_tiny_model_write(models_dir, "tiny-student", 1, 1.0, &error));
-    g_assert_no_error(error);
-    g_autofree char *broken = g_build_filename(models_dir, "broken", NULL);
+    ui_studio_write_model("tiny-teacher", 8);
+    ui_studio_write_model("tiny-student", 1);
+    g_autofree char *broken = g_build_filename(ui_studio.models_dir, "broken", NULL);
     g_autofree char *config = g_build_filename(broken, "config.json", NULL);
     g_assert_cmpint(g_mkdir_with_parents(broken, 0755), ==, 0);
     g_assert_true(g_file_set_contents(config, "{\"format\": ", -1, NULL));
@@ -749,7 +675,8 @@ static void write_models(void)
  * names it. Runs what the window's drop target runs. */
 static void test_drop_png(void)
 {
-    ScfGenerateController *c = g_object_get_data(G_OBJECT(main_window()), "scf-generate-controller");
+    ScfGenerateController *c =
+        g_object_get_data(G_OBJECT(ui_studio_window()), "scf-generate-controller");
     g_assert_nonnull(c);
     g_autofree char *a1111 = g_build_filename(g_getenv("SCF_FIXTURES"), "png", "a1111.png", NULL);
     GError *error = NULL;
@@ -769,7 +696,7 @@ static void test_drop_png(void)
     g_assert_cmpfloat(guidance, ==, 7.5);
     g_assert_false(random_seed);
 
-    g_autofree char *not_png = g_build_filename(root, "notes.txt", NULL);
+    g_autofree char *not_png = g_build_filename(ui_studio.root, "notes.txt", NULL);
     g_assert_true(g_file_set_contents(not_png, "hello", -1, NULL));
     g_assert_false(scf_generate_controller_restore_from_png(c, not_png, &error));
     g_assert_nonnull(strstr(error->message, "notes.txt"));
@@ -778,18 +705,14 @@ static void test_drop_png(void)
 
 int main(int argc, char **argv)
 {
-    int early = ui_test_begin("scf-ui-generate", &argc, &argv, &root);
+    int early = ui_studio_begin("scf-ui-generate", &argc, &argv);
     if (early >= 0)
         return early;
-    g_assert_true(scf_application_schema_installed());
     write_models();
-
-    settings = g_settings_new(SCF_APP_ID);
-    g_settings_set_string(settings, "device", "cpu");
+    g_settings_set_string(ui_studio.settings, "device", "cpu");
     /* CUDA's precision, which the processor must not refuse: it computes in fp32 */
-    g_settings_set_string(settings, "precision", "bf16");
-    app = scf_application_new(G_APPLICATION_NON_UNIQUE);
-    ui_app_register(G_APPLICATION(app));
+    g_settings_set_string(ui_studio.settings, "precision", "bf16");
+    ui_studio_start();
 
     g_test_add_func("/ui/generate/empty-state", test_empty_state);
     g_test_add_func("/ui/generate/choose-model-folder", test_choose_model_folder);
@@ -804,12 +727,5 @@ int main(int argc, char **argv)
     g_test_add_func("/ui/generate/runner-precision", test_runner_precision);
     g_test_add_func("/ui/generate/drop-png", test_drop_png);
     g_test_add_func("/ui/generate/quit", test_quit);
-    int status = g_test_run();
-
-    g_object_unref(app);
-    g_object_unref(settings);
-    ui_remove_tree(root);
-    g_free(root);
-    g_free(models_dir);
-    return status;
+    return ui_studio_run();
 }

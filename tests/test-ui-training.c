@@ -39,35 +39,16 @@
 #define BUSY_LIMIT_MS 50
 #define STALL_LIMIT_MS 500
 
-static ScfApplication *app;
-static GSettings *settings;
-static char *root, *data_dir, *long_config, *wide_config;
-
-static ScfWindow *main_window(void)
-{
-    GtkWindow *window = ui_app_window_of_type(GTK_APPLICATION(app), SCF_TYPE_WINDOW);
-    g_assert_nonnull(window);
-    return SCF_WINDOW(window);
-}
+static char *data_dir, *long_config, *wide_config;
 
 static ScfTrainingView *view(void)
 {
-    return scf_window_get_training_view(main_window());
-}
-
-static gboolean main_window_mapped(gpointer data)
-{
-    return ui_app_window_of_type(GTK_APPLICATION(app), SCF_TYPE_WINDOW) != NULL;
-}
-
-static gboolean action_enabled(const char *name)
-{
-    return g_action_group_get_action_enabled(G_ACTION_GROUP(main_window()), name);
+    return scf_window_get_training_view(ui_studio_window());
 }
 
 static gboolean action_enabled_cond(gpointer name)
 {
-    return action_enabled(name);
+    return ui_studio_action_enabled(name);
 }
 
 static gboolean builder_running(gpointer data)
@@ -88,7 +69,7 @@ static gboolean run_ended(gpointer data)
 static gboolean generate_model_is(gpointer dir)
 {
     g_autofree char *model = NULL;
-    g_object_get(scf_window_get_generate_view(main_window()), "model", &model, NULL);
+    g_object_get(scf_window_get_generate_view(ui_studio_window()), "model", &model, NULL);
     return g_strcmp0(model, dir) == 0;
 }
 
@@ -142,12 +123,6 @@ static void enter_teacher_settings(const char *config, const char *run)
     g_signal_emit_by_name(view(), "changed");
 }
 
-static void screenshot(const char *name)
-{
-    ui_wait_drawn(GTK_WIDGET(main_window()));
-    ui_save_screenshot(GTK_WIDGET(main_window()), name);
-}
-
 static gboolean widget_visible(const char *field)
 {
     g_autoptr(GPtrArray) buttons = g_ptr_array_new();
@@ -166,10 +141,9 @@ static gboolean widget_visible(const char *field)
  * distillation would start from the embedded model. */
 static void test_defaults(void)
 {
-    g_application_activate(G_APPLICATION(app));
-    g_assert_true(ui_wait_until(main_window_mapped, NULL, WAIT_SECONDS));
-    gtk_window_set_default_size(GTK_WINDOW(main_window()), 1100, 720);
-    gtk_widget_activate_action(GTK_WIDGET(main_window()), "win.page", "s", "training");
+    ui_studio_activate(WAIT_SECONDS);
+    gtk_window_set_default_size(GTK_WINDOW(ui_studio_window()), 1100, 720);
+    gtk_widget_activate_action(GTK_WIDGET(ui_studio_window()), "win.page", "s", "training");
 
     g_assert_cmpint(scf_training_view_get_kind(view()), ==, SCF_TRAINING_KIND_TEACHER);
     g_assert_cmpint(scf_training_view_get_data_source(view()), ==, SCF_TRAINING_DATA_BUILTIN);
@@ -186,7 +160,7 @@ static void test_defaults(void)
     const char *run = scf_training_view_get_path(view(), SCF_TRAINING_FIELD_RUN);
     g_autofree char *runs = scf_training_controller_runs_folder();
     g_assert_true(g_str_has_prefix(run, runs));
-    g_assert_true(action_enabled("training-start"));
+    g_assert_true(ui_studio_action_enabled("training-start"));
 
     /* The config's image_size (32) names the set to build; the run uses the
      * preferences' device (this harness sets cpu). */
@@ -197,7 +171,7 @@ static void test_defaults(void)
         "--device cpu", cli, builtin, cli, builtin, config, run);
     g_assert_cmpstr(scf_training_view_get_command(view()), ==, expected);
 
-    ui_wait_drawn(GTK_WIDGET(main_window()));
+    ui_wait_drawn(GTK_WIDGET(ui_studio_window()));
     /* no runs yet: the list says so (its placeholder survived the refresh,
      * done by now, that found no runs) */
     GtkWidget *runs_list = ui_find_named(GTK_WIDGET(view()), "runs_list");
@@ -208,7 +182,7 @@ static void test_defaults(void)
     g_assert_true(gtk_widget_get_mapped(empty));
     g_assert_cmpstr(gtk_label_get_label(GTK_LABEL(empty)), ==, "No runs yet");
 
-    ui_save_screenshot(GTK_WIDGET(main_window()), "training-defaults.png");
+    ui_save_screenshot(GTK_WIDGET(ui_studio_window()), "training-defaults.png");
 }
 
 static void test_command_preview(void)
@@ -220,8 +194,8 @@ static void test_command_preview(void)
     g_autofree char *expected = g_strdup_printf("%s train --data %s --config %s --out %s --device cpu", cli,
                                                 data_dir, config, run);
     g_assert_cmpstr(scf_training_view_get_command(view()), ==, expected);
-    g_assert_true(action_enabled("training-start"));
-    g_assert_false(action_enabled("training-stop"));
+    g_assert_true(ui_studio_action_enabled("training-start"));
+    g_assert_false(ui_studio_action_enabled("training-stop"));
 
     /* Distillation names the teacher and the preset instead of a config. */
     scf_training_view_set_kind(view(), SCF_TRAINING_KIND_DISTILL);
@@ -300,7 +274,7 @@ static void test_gpus_choice(void)
     g_assert_true(gpus_tooltip_is("The device in Preferences is the processor (CPU)"));
     g_assert_cmpint(scf_training_view_get_gpus(view()), ==, 1);
 
-    g_settings_set_string(settings, "device", "auto");
+    g_settings_set_string(ui_studio.settings, "device", "auto");
     int present = scf_device_cuda_count();
     g_test_message("CUDA GPUs here: %d", present);
     const char *why = present == 0 ? "No CUDA GPU found"
@@ -314,7 +288,7 @@ static void test_gpus_choice(void)
         g_signal_emit_by_name(view(), "changed");
         g_assert_cmpint(scf_training_view_get_gpus(view()), ==, 1);
         g_assert_null(strstr(scf_training_view_get_command(view()), "--gpus"));
-        screenshot("training-gpus.png");
+        ui_studio_screenshot("training-gpus.png");
     } else {
         g_autofree char *open = g_strdup_printf("Train data-parallel on up to %d GPUs at once",
                                                 present);
@@ -325,7 +299,7 @@ static void test_gpus_choice(void)
         g_assert_nonnull(strstr(scf_training_view_get_command(view()), " --gpus 2"));
         scf_training_view_set_gpus(view(), 1);
     }
-    g_settings_set_string(settings, "device", "cpu");
+    g_settings_set_string(ui_studio.settings, "device", "cpu");
     g_assert_true(gpus_tooltip_is("The device in Preferences is the processor (CPU)"));
     g_assert_false(gtk_widget_get_sensitive(gpus_spin()));
     g_assert_null(strstr(scf_training_view_get_command(view()), "--gpus"));
@@ -340,9 +314,9 @@ static void test_train_to_end(void)
     ui_stall_monitor stall;
     ui_stall_start(&stall);
     gint64 start = g_get_monotonic_time();
-    g_action_group_activate_action(G_ACTION_GROUP(main_window()), "training-start", NULL);
-    g_assert_true(action_enabled("training-stop"));
-    g_assert_false(action_enabled("training-start"));
+    g_action_group_activate_action(G_ACTION_GROUP(ui_studio_window()), "training-start", NULL);
+    g_assert_true(ui_studio_action_enabled("training-stop"));
+    g_assert_false(ui_studio_action_enabled("training-start"));
     g_assert_true(ui_wait_until(run_ended, NULL, WAIT_SECONDS));
     g_assert_true(ui_wait_until(has_points, GUINT_TO_POINTER(8), WAIT_SECONDS));
     double stall_ms = ui_stall_stop_ms(&stall);
@@ -360,21 +334,21 @@ static void test_train_to_end(void)
     g_assert_cmpstr(gtk_progress_bar_get_text(progress_bar()), ==, "Step 8 of 8");
     g_assert_cmpfloat(gtk_progress_bar_get_fraction(progress_bar()), ==, 1.0);
     g_assert_true(ui_wait_until(action_enabled_cond, "training-open", WAIT_SECONDS));
-    g_assert_false(action_enabled("training-resume"));
-    screenshot("training-finished.png");
+    g_assert_false(ui_studio_action_enabled("training-resume"));
+    ui_studio_screenshot("training-finished.png");
 
-    g_action_group_activate_action(G_ACTION_GROUP(main_window()), "training-open", NULL);
-    g_autofree char *folder = g_settings_get_string(settings, "models-folder");
+    g_action_group_activate_action(G_ACTION_GROUP(ui_studio_window()), "training-open", NULL);
+    g_autofree char *folder = g_settings_get_string(ui_studio.settings, "models-folder");
     g_assert_cmpstr(folder, ==, run);
-    g_autofree char *model = g_settings_get_string(settings, "default-model");
+    g_autofree char *model = g_settings_get_string(ui_studio.settings, "default-model");
     g_assert_cmpstr(model, ==, "model");
-    GVariant *state = g_action_group_get_action_state(G_ACTION_GROUP(main_window()), "page");
+    GVariant *state = g_action_group_get_action_state(G_ACTION_GROUP(ui_studio_window()), "page");
     g_assert_cmpstr(g_variant_get_string(state, NULL), ==, "generate");
     g_variant_unref(state);
     /* The Generate page lists the run's model and has it chosen. */
     g_autofree char *model_dir = g_build_filename(run, "model", NULL);
     g_assert_true(ui_wait_until(generate_model_is, model_dir, WAIT_SECONDS));
-    gtk_widget_activate_action(GTK_WIDGET(main_window()), "win.page", "s", "training");
+    gtk_widget_activate_action(GTK_WIDGET(ui_studio_window()), "win.page", "s", "training");
 }
 
 static void test_stop(void)
@@ -383,14 +357,14 @@ static void test_stop(void)
     enter_teacher_settings(long_config, run);
     ui_stall_monitor stall;
     ui_stall_start(&stall);
-    g_action_group_activate_action(G_ACTION_GROUP(main_window()), "training-start", NULL);
+    g_action_group_activate_action(G_ACTION_GROUP(ui_studio_window()), "training-start", NULL);
     /* running: a few steps logged, and then some more while it trains */
     g_assert_true(ui_wait_until(has_points, GUINT_TO_POINTER(3), WAIT_SECONDS));
     g_assert_true(ui_wait_until(rate_shown, NULL, WAIT_SECONDS));
     guint points = scf_training_view_count_points(view());
     g_assert_true(ui_wait_until(has_points, GUINT_TO_POINTER(points + 20), WAIT_SECONDS));
     g_assert_false(run_ended(NULL));
-    g_action_group_activate_action(G_ACTION_GROUP(main_window()), "training-stop", NULL);
+    g_action_group_activate_action(G_ACTION_GROUP(ui_studio_window()), "training-stop", NULL);
     g_assert_true(ui_wait_until(run_ended, NULL, WAIT_SECONDS));
     double stall_ms = ui_stall_stop_ms(&stall);
     g_printerr("# stop: %u steps trained, then stopped; longest main-loop stall %.1f ms, main "
@@ -415,9 +389,9 @@ static void test_stop(void)
     g_assert_nonnull(g_dir_read_name(dir));
 
     g_assert_true(ui_wait_until(action_enabled_cond, "training-resume", WAIT_SECONDS));
-    g_assert_false(action_enabled("training-start"));
+    g_assert_false(ui_studio_action_enabled("training-start"));
     g_assert_nonnull(strstr(scf_training_view_get_command(view()), " train --resume --out "));
-    screenshot("training-stopped.png");
+    ui_studio_screenshot("training-stopped.png");
 }
 
 /* ---- the file choosers ---- */
@@ -482,7 +456,8 @@ static void choose(const char *field, const char *title, GtkFileChooserAction mo
     }
     g_assert_cmpstr(gtk_window_get_title(GTK_WINDOW(chooser)), ==, title);
     g_assert_cmpint(gtk_file_chooser_get_action(chooser), ==, mode);
-    g_assert_true(gtk_window_get_transient_for(GTK_WINDOW(chooser)) == GTK_WINDOW(main_window()));
+    g_assert_true(gtk_window_get_transient_for(GTK_WINDOW(chooser)) ==
+                  GTK_WINDOW(ui_studio_window()));
     g_autoptr(GFile) file = g_file_new_for_path(path);
     g_autoptr(GError) error = NULL;
     g_assert_true(gtk_file_chooser_set_file(chooser, file, &error));
@@ -530,7 +505,7 @@ static void test_choosers(void)
     scf_training_view_set_kind(view(), SCF_TRAINING_KIND_DISTILL);
     g_signal_emit_by_name(view(), "changed");
     g_assert_true(widget_visible("teacher"));
-    g_autofree char *teacher = g_build_filename(root, "teacher model", NULL);
+    g_autofree char *teacher = g_build_filename(ui_studio.root, "teacher model", NULL);
     g_assert_cmpint(g_mkdir_with_parents(teacher, 0755), ==, 0);
     choose("teacher", "Choose the Teacher Model Folder", GTK_FILE_CHOOSER_ACTION_SELECT_FOLDER,
            NULL, teacher);
@@ -552,18 +527,18 @@ static void test_locked(void)
     scf_run_lock *lock = scf_run_lock_acquire(run, &error);
     g_assert_no_error(error);
     enter_teacher_settings(config, run);
-    g_action_group_activate_action(G_ACTION_GROUP(main_window()), "training-start", NULL);
+    g_action_group_activate_action(G_ACTION_GROUP(ui_studio_window()), "training-start", NULL);
     g_assert_true(ui_wait_until(error_shown, NULL, WAIT_SECONDS));
     const char *message = scf_training_view_get_error(view());
     g_test_message("banner: %s", message);
     g_autofree char *holder = g_strdup_printf("(process %d)", (int)getpid());
     g_assert_true(g_str_has_prefix(message, run));
     g_assert_nonnull(strstr(message, holder));
-    g_assert_false(action_enabled("training-stop"));
-    g_assert_true(action_enabled("training-start"));
+    g_assert_false(ui_studio_action_enabled("training-stop"));
+    g_assert_true(ui_studio_action_enabled("training-start"));
     g_autofree char *log = g_build_filename(run, "studio.log", NULL);
     g_assert_false(g_file_test(log, G_FILE_TEST_EXISTS));
-    screenshot("training-locked.png");
+    ui_studio_screenshot("training-locked.png");
 
     gtk_widget_activate_action(GTK_WIDGET(view()), "training.dismiss-error", NULL);
     g_assert_null(scf_training_view_get_error(view()));
@@ -587,10 +562,10 @@ static void test_builtin_dataset(void)
         cli, builtin, cli, builtin, config, run);
     g_assert_cmpstr(scf_training_view_get_command(view()), ==, expected);
 
-    g_action_group_activate_action(G_ACTION_GROUP(main_window()), "training-start", NULL);
+    g_action_group_activate_action(G_ACTION_GROUP(ui_studio_window()), "training-start", NULL);
     g_assert_true(builder_running(NULL));
-    g_assert_true(action_enabled("training-stop"));
-    g_assert_false(action_enabled("training-start"));
+    g_assert_true(ui_studio_action_enabled("training-stop"));
+    g_assert_false(ui_studio_action_enabled("training-start"));
     g_assert_true(ui_wait_until(run_ended, NULL, WAIT_SECONDS));
     g_test_message("status: %s", scf_training_view_get_status(view()));
     g_assert_nonnull(strstr(scf_training_view_get_status(view()), "done"));
@@ -613,7 +588,7 @@ static void test_builtin_dataset(void)
 
 static void test_quit(void)
 {
-    ui_app_quit(GTK_APPLICATION(app), WAIT_SECONDS);
+    ui_app_quit(GTK_APPLICATION(ui_studio.app), WAIT_SECONDS);
 }
 
 /* A copy of the fixture's config with one change. */
@@ -626,7 +601,7 @@ static char *fixture_variant(const char *name, const char *old, const char *new)
     g_assert_nonnull(at);
     *at = 0;
     g_autofree char *changed = g_strconcat(text, new, at + strlen(old), NULL);
-    char *path = g_build_filename(root, name, NULL);
+    char *path = g_build_filename(ui_studio.root, name, NULL);
     g_assert_true(g_file_set_contents(path, changed, -1, NULL));
     return path;
 }
@@ -636,7 +611,7 @@ static char *fixture_variant(const char *name, const char *old, const char *new)
 static void prepare_inputs(void)
 {
     const char *scflow = g_getenv("SCFLOW");
-    data_dir = g_build_filename(root, "emoji", NULL);
+    data_dir = g_build_filename(ui_studio.root, "emoji", NULL);
     const char *argv[] = { scflow, "dataset", "emoji", "--size", "16", "--limit", "12",
                            "--out", data_dir, NULL };
     int status = -1;
@@ -667,16 +642,12 @@ int main(int argc, char **argv)
     g_setenv("PATH", path, TRUE);
     /* The shipped config and embedded model are the page's defaults. */
     g_setenv("SCFLOW_DATADIR", SCF_SOURCE_DATADIR, TRUE);
-    int early = ui_test_begin("scf-ui-training", &argc, &argv, &root);
+    int early = ui_studio_begin("scf-ui-training", &argc, &argv);
     if (early >= 0)
         return early;
-    g_assert_true(scf_application_schema_installed());
     prepare_inputs();
-
-    settings = g_settings_new(SCF_APP_ID);
-    g_settings_set_string(settings, "device", "cpu");
-    app = scf_application_new(G_APPLICATION_NON_UNIQUE);
-    ui_app_register(G_APPLICATION(app));
+    g_settings_set_string(ui_studio.settings, "device", "cpu");
+    ui_studio_start();
 
     g_test_add_func("/ui/training/defaults", test_defaults);
     g_test_add_func("/ui/training/command-preview", test_command_preview);
@@ -688,12 +659,7 @@ int main(int argc, char **argv)
     g_test_add_func("/ui/training/locked", test_locked);
     g_test_add_func("/ui/training/builtin-dataset", test_builtin_dataset);
     g_test_add_func("/ui/training/quit", test_quit);
-    int status = g_test_run();
-
-    g_object_unref(app);
-    g_object_unref(settings);
-    ui_remove_tree(root);
-    g_free(root);
+    int status = ui_studio_run();
     g_free(data_dir);
     g_free(long_config);
     g_free(wide_config);

@@ -2,8 +2,10 @@
  * actions, accelerators, dialogs and saved window size. Screenshots go to
  * $SCF_TEST_OUT for a person to look at.
  *
- * The cases share one application and run in order: GTK initialises once
- * per process, and the last case quits. */
+ * The cases share one application and run in order (GTK initialises once
+ * per process, and the last case quits), in fresh temporary data, config
+ * and home folders, with settings in memory and no animations (pages switch
+ * at once, so each screenshot shows one page). */
 #include "build-config.h"
 #include "scf-application.h"
 #include "scf-preferences-window.h"
@@ -14,16 +16,13 @@
 
 #define WAIT_SECONDS 10
 
-static ScfApplication *app;
-static GSettings *settings;
-
 static const char *const page_names[] = { "generate", "compare", "gallery", "training" };
 static const char *const page_titles[] = { "Generate", "Compare", "Gallery", "Training" };
 
 /* The first mapped window of the application of the given type, or NULL. */
 static GtkWindow *app_window_of_type(GType type)
 {
-    return ui_app_window_of_type(GTK_APPLICATION(app), type);
+    return ui_app_window_of_type(GTK_APPLICATION(ui_studio.app), type);
 }
 
 static gboolean widget_mapped(gpointer widget)
@@ -60,16 +59,9 @@ static void close_and_wait(GtkWindow *window, GType type)
     g_assert_true(ui_wait_until(window_of_type_gone, GSIZE_TO_POINTER(type), WAIT_SECONDS));
 }
 
-static ScfWindow *main_window(void)
-{
-    GtkWindow *window = app_window_of_type(SCF_TYPE_WINDOW);
-    g_assert_nonnull(window);
-    return SCF_WINDOW(window);
-}
-
 static GtkStack *main_stack(void)
 {
-    GtkWidget *stack = ui_find_descendant(GTK_WIDGET(main_window()), GTK_TYPE_STACK);
+    GtkWidget *stack = ui_find_descendant(GTK_WIDGET(ui_studio_window()), GTK_TYPE_STACK);
     g_assert_nonnull(stack);
     return GTK_STACK(stack);
 }
@@ -91,11 +83,11 @@ static gboolean strv_has(const char *const *strv, const char *str)
 /* The window opens at the size stored in the settings, with its title. */
 static void test_window_appears(void)
 {
-    g_settings_set_int(settings, "window-width", 900);
-    g_settings_set_int(settings, "window-height", 640);
-    g_settings_set_boolean(settings, "window-maximized", FALSE);
+    g_settings_set_int(ui_studio.settings, "window-width", 900);
+    g_settings_set_int(ui_studio.settings, "window-height", 640);
+    g_settings_set_boolean(ui_studio.settings, "window-maximized", FALSE);
 
-    g_application_activate(G_APPLICATION(app));
+    g_application_activate(G_APPLICATION(ui_studio.app));
     GtkWindow *window = wait_window(SCF_TYPE_WINDOW);
 
     g_assert_cmpstr(gtk_window_get_title(window), ==, "SCFlow Studio");
@@ -103,8 +95,9 @@ static void test_window_appears(void)
     assert_surface_size(window, 900, 640);
 
     /* A second activation presents the same window. */
-    g_application_activate(G_APPLICATION(app));
-    g_assert_cmpuint(g_list_length(gtk_application_get_windows(GTK_APPLICATION(app))), ==, 1);
+    g_application_activate(G_APPLICATION(ui_studio.app));
+    GList *windows = gtk_application_get_windows(GTK_APPLICATION(ui_studio.app));
+    g_assert_cmpuint(g_list_length(windows), ==, 1);
 }
 
 /* The stack holds the four pages in order, and the switcher shows them. */
@@ -123,7 +116,8 @@ static void test_window_pages(void)
     }
     g_assert_cmpstr(gtk_stack_get_visible_child_name(stack), ==, "generate");
 
-    GtkWidget *switcher = ui_find_descendant(GTK_WIDGET(main_window()), GTK_TYPE_STACK_SWITCHER);
+    GtkWidget *switcher =
+        ui_find_descendant(GTK_WIDGET(ui_studio_window()), GTK_TYPE_STACK_SWITCHER);
     g_assert_nonnull(switcher);
     g_autoptr(GPtrArray) buttons = g_ptr_array_new();
     ui_collect_descendants(switcher, GTK_TYPE_TOGGLE_BUTTON, buttons);
@@ -147,7 +141,7 @@ static void collect_menu_actions(GMenuModel *menu, GPtrArray *into)
  * and F10 opens it. */
 static void test_window_primary_menu(void)
 {
-    GtkWidget *button = ui_find_descendant(GTK_WIDGET(main_window()), GTK_TYPE_MENU_BUTTON);
+    GtkWidget *button = ui_find_descendant(GTK_WIDGET(ui_studio_window()), GTK_TYPE_MENU_BUTTON);
     g_assert_nonnull(button);
     g_assert_true(gtk_menu_button_get_primary(GTK_MENU_BUTTON(button)));
     GMenuModel *menu = gtk_menu_button_get_menu_model(GTK_MENU_BUTTON(button));
@@ -161,7 +155,7 @@ static void test_window_primary_menu(void)
     for (guint i = 0; i < actions->len; i++) {
         g_assert_cmpstr(actions->pdata[i], ==, expected[i]);
         const char *name = (const char *)actions->pdata[i] + strlen("app.");
-        g_assert_true(g_action_group_get_action_enabled(G_ACTION_GROUP(app), name));
+        g_assert_true(g_action_group_get_action_enabled(G_ACTION_GROUP(ui_studio.app), name));
     }
 }
 
@@ -169,13 +163,14 @@ static void test_window_primary_menu(void)
  * page shown, however it was chosen. */
 static void test_window_page_action(void)
 {
-    ScfWindow *window = main_window();
+    ScfWindow *window = ui_studio_window();
     GtkStack *stack = main_stack();
 
     for (guint i = 0; i < G_N_ELEMENTS(page_names); i++) {
         g_autofree char *accel = g_strdup_printf("<Alt>%u", i + 1);
         g_autofree char *detailed = g_strdup_printf("win.page::%s", page_names[i]);
-        g_auto(GStrv) actions = gtk_application_get_actions_for_accel(GTK_APPLICATION(app), accel);
+        g_auto(GStrv) actions =
+            gtk_application_get_actions_for_accel(GTK_APPLICATION(ui_studio.app), accel);
         g_assert_true(strv_has((const char *const *)actions, detailed));
     }
 
@@ -196,9 +191,9 @@ static void test_window_screenshots(void)
     GtkStack *stack = main_stack();
     for (guint i = 0; i < G_N_ELEMENTS(page_names); i++) {
         gtk_stack_set_visible_child_name(stack, page_names[i]);
-        ui_wait_drawn(GTK_WIDGET(main_window()));
+        ui_wait_drawn(GTK_WIDGET(ui_studio_window()));
         g_autofree char *name = g_strdup_printf("studio-window-%s.png", page_names[i]);
-        ui_save_screenshot(GTK_WIDGET(main_window()), name);
+        ui_save_screenshot(GTK_WIDGET(ui_studio_window()), name);
     }
     gtk_stack_set_visible_child_name(stack, "generate");
 }
@@ -214,8 +209,8 @@ static void test_app_accels(void)
         { "<Control>question", "app.shortcuts" },
     };
     for (gsize i = 0; i < G_N_ELEMENTS(expected); i++) {
-        g_auto(GStrv) actions =
-            gtk_application_get_actions_for_accel(GTK_APPLICATION(app), expected[i].accel);
+        g_auto(GStrv) actions = gtk_application_get_actions_for_accel(
+            GTK_APPLICATION(ui_studio.app), expected[i].accel);
         g_assert_true(strv_has((const char *const *)actions, expected[i].action));
     }
 }
@@ -223,13 +218,13 @@ static void test_app_accels(void)
 /* The shortcuts window opens, and every shortcut in it shows a key. */
 static void test_app_shortcuts(void)
 {
-    g_action_group_activate_action(G_ACTION_GROUP(app), "shortcuts", NULL);
+    g_action_group_activate_action(G_ACTION_GROUP(ui_studio.app), "shortcuts", NULL);
     GtkWindow *shortcuts = GTK_WINDOW(
-        gtk_application_window_get_help_overlay(GTK_APPLICATION_WINDOW(main_window())));
+        gtk_application_window_get_help_overlay(GTK_APPLICATION_WINDOW(ui_studio_window())));
     g_assert_nonnull(shortcuts);
     g_assert_true(ui_wait_until(widget_mapped, shortcuts, WAIT_SECONDS));
     ui_wait_drawn(GTK_WIDGET(shortcuts));
-    g_assert_true(gtk_window_get_transient_for(shortcuts) == GTK_WINDOW(main_window()));
+    g_assert_true(gtk_window_get_transient_for(shortcuts) == GTK_WINDOW(ui_studio_window()));
 
     g_autoptr(GPtrArray) items = g_ptr_array_new();
     /* Within the section: the window keeps copies of them for its search. */
@@ -251,11 +246,11 @@ static void test_app_shortcuts(void)
 /* Preferences show the settings and write back what the user changes. */
 static void test_app_preferences(void)
 {
-    g_settings_set_string(settings, "device", "cuda");
-    g_settings_set_string(settings, "precision", "bf16");
-    g_settings_set_int(settings, "threads", 3);
+    g_settings_set_string(ui_studio.settings, "device", "cuda");
+    g_settings_set_string(ui_studio.settings, "precision", "bf16");
+    g_settings_set_int(ui_studio.settings, "threads", 3);
 
-    g_action_group_activate_action(G_ACTION_GROUP(app), "preferences", NULL);
+    g_action_group_activate_action(G_ACTION_GROUP(ui_studio.app), "preferences", NULL);
     GtkWindow *window = wait_window(SCF_TYPE_PREFERENCES_WINDOW);
     g_assert_true(gtk_window_get_modal(window));
 
@@ -273,14 +268,14 @@ static void test_app_preferences(void)
     g_assert_null(gtk_widget_get_tooltip_text(GTK_WIDGET(precision)));
 
     gtk_drop_down_set_selected(precision, 3);
-    g_autofree char *stored_precision = g_settings_get_string(settings, "precision");
+    g_autofree char *stored_precision = g_settings_get_string(ui_studio.settings, "precision");
     g_assert_cmpstr(stored_precision, ==, "fp16");
 
     gtk_drop_down_set_selected(device, 1);
     gtk_spin_button_set_value(threads, 6);
-    g_autofree char *stored_device = g_settings_get_string(settings, "device");
+    g_autofree char *stored_device = g_settings_get_string(ui_studio.settings, "device");
     g_assert_cmpstr(stored_device, ==, "cpu");
-    g_assert_cmpint(g_settings_get_int(settings, "threads"), ==, 6);
+    g_assert_cmpint(g_settings_get_int(ui_studio.settings, "threads"), ==, 6);
     /* The processor computes in fp32 only: the choice is kept but closed,
      * and its tooltip says why. */
     g_assert_false(gtk_widget_get_sensitive(GTK_WIDGET(precision)));
@@ -292,9 +287,9 @@ static void test_app_preferences(void)
     ui_save_screenshot(GTK_WIDGET(window), "studio-preferences-cpu.png");
 
     /* And follow changes made elsewhere while open. */
-    g_settings_set_string(settings, "device", "auto");
-    g_settings_set_string(settings, "precision", "tf32");
-    g_settings_set_int(settings, "threads", 0);
+    g_settings_set_string(ui_studio.settings, "device", "auto");
+    g_settings_set_string(ui_studio.settings, "precision", "tf32");
+    g_settings_set_int(ui_studio.settings, "threads", 0);
     g_assert_cmpuint(gtk_drop_down_get_selected(device), ==, 0);
     g_assert_cmpuint(gtk_drop_down_get_selected(precision), ==, 1);
     g_assert_cmpint(gtk_spin_button_get_value_as_int(threads), ==, 0);
@@ -304,12 +299,12 @@ static void test_app_preferences(void)
     ui_wait_drawn(GTK_WIDGET(window));
     ui_save_screenshot(GTK_WIDGET(window), "studio-preferences.png");
     close_and_wait(window, SCF_TYPE_PREFERENCES_WINDOW);
-    g_settings_reset(settings, "precision");
+    g_settings_reset(ui_studio.settings, "precision");
 }
 
 static void test_app_about(void)
 {
-    g_action_group_activate_action(G_ACTION_GROUP(app), "about", NULL);
+    g_action_group_activate_action(G_ACTION_GROUP(ui_studio.app), "about", NULL);
     GtkAboutDialog *about = GTK_ABOUT_DIALOG(wait_window(GTK_TYPE_ABOUT_DIALOG));
     g_assert_cmpstr(gtk_about_dialog_get_program_name(about), ==, "SCFlow Studio");
     g_assert_cmpstr(gtk_about_dialog_get_version(about), ==, SCF_VERSION);
@@ -319,55 +314,32 @@ static void test_app_about(void)
     close_and_wait(GTK_WINDOW(about), GTK_TYPE_ABOUT_DIALOG);
 }
 
-static gboolean no_windows(gpointer data)
-{
-    return gtk_application_get_windows(GTK_APPLICATION(app)) == NULL;
-}
-
 /* app.quit closes every window, dialogs included, and the main window's size
  * is stored; the next window opens at that size. */
 static void test_app_quit_saves_size(void)
 {
-    GtkWindow *window = GTK_WINDOW(main_window());
+    GtkWindow *window = GTK_WINDOW(ui_studio_window());
     gtk_window_set_default_size(window, 1040, 720);
-    g_action_group_activate_action(G_ACTION_GROUP(app), "preferences", NULL);
+    g_action_group_activate_action(G_ACTION_GROUP(ui_studio.app), "preferences", NULL);
     wait_window(SCF_TYPE_PREFERENCES_WINDOW);
 
-    g_action_group_activate_action(G_ACTION_GROUP(app), "quit", NULL);
-    g_assert_true(ui_wait_until(no_windows, NULL, WAIT_SECONDS));
-    g_assert_cmpint(g_settings_get_int(settings, "window-width"), ==, 1040);
-    g_assert_cmpint(g_settings_get_int(settings, "window-height"), ==, 720);
-    g_assert_false(g_settings_get_boolean(settings, "window-maximized"));
+    ui_app_quit(GTK_APPLICATION(ui_studio.app), WAIT_SECONDS);
+    g_assert_cmpint(g_settings_get_int(ui_studio.settings, "window-width"), ==, 1040);
+    g_assert_cmpint(g_settings_get_int(ui_studio.settings, "window-height"), ==, 720);
+    g_assert_false(g_settings_get_boolean(ui_studio.settings, "window-maximized"));
 
-    g_application_activate(G_APPLICATION(app));
+    g_application_activate(G_APPLICATION(ui_studio.app));
     window = wait_window(SCF_TYPE_WINDOW);
     assert_surface_size(window, 1040, 720);
-    g_action_group_activate_action(G_ACTION_GROUP(app), "quit", NULL);
-    g_assert_true(ui_wait_until(no_windows, NULL, WAIT_SECONDS));
+    ui_app_quit(GTK_APPLICATION(ui_studio.app), WAIT_SECONDS);
 }
 
 int main(int argc, char **argv)
 {
-    g_test_init(&argc, &argv, NULL);
-
-    if (!gtk_init_check()) {
-        g_printerr("test-ui-window: skipped: cannot open a display\n");
-        return 77;
-    }
-    if (g_strcmp0(g_getenv("GSETTINGS_BACKEND"), "memory") != 0) {
-        g_printerr("test-ui-window: GSETTINGS_BACKEND must be \"memory\", so that the tests "
-                   "never touch the user's settings\n");
-        return 1;
-    }
-    g_assert_true(scf_application_schema_installed());
-    /* Pages then switch at once, so each screenshot shows one page. */
-    g_object_set(gtk_settings_get_default(), "gtk-enable-animations", FALSE, NULL);
-
-    settings = g_settings_new(SCF_APP_ID);
-    app = scf_application_new(G_APPLICATION_NON_UNIQUE);
-    g_autoptr(GError) error = NULL;
-    if (!g_application_register(G_APPLICATION(app), NULL, &error))
-        g_error("registering the application: %s", error->message);
+    int early = ui_studio_begin("test-ui-window", &argc, &argv);
+    if (early >= 0)
+        return early;
+    ui_studio_start();
 
     g_test_add_func("/ui/window/appears", test_window_appears);
     g_test_add_func("/ui/window/pages", test_window_pages);
@@ -379,9 +351,5 @@ int main(int argc, char **argv)
     g_test_add_func("/ui/app/preferences", test_app_preferences);
     g_test_add_func("/ui/app/about", test_app_about);
     g_test_add_func("/ui/app/quit-saves-size", test_app_quit_saves_size);
-    int status = g_test_run();
-
-    g_object_unref(app);
-    g_object_unref(settings);
-    return status;
+    return ui_studio_run();
 }

@@ -17,209 +17,163 @@
 #define FORWARD_RTOL 1e-4
 #define GRAD_RTOL 1e-3
 
-typedef struct {
-    scf_params *p;
-    scf_unet *u;
-} model;
+#define WEIGHTS "diffusion_pytorch_model.safetensors"
 
-static void model_free(model *m)
+static gpointer unet_build(scf_config *c, scf_params *p, GError **error)
 {
-    scf_unet_free(m->u);
-    scf_params_free(m->p);
-    memset(m, 0, sizeof *m);
-}
-
-/* config.json + weights as a caller would load a diffusers folder. */
-static gboolean model_load(model *m, const char *config_path, const char *weights_path,
-                           gboolean with_grad, GError **error)
-{
-    memset(m, 0, sizeof *m);
-    scf_config c;
     scf_unet_config cfg;
-    if (!scf_config_load(&c, config_path, error))
-        return FALSE;
-    gboolean ok = scf_unet_config_read(&cfg, &c, error);
-    scf_config_clear(&c);
-    if (!ok)
-        return FALSE;
-    m->p = scf_params_new(chk_cpu());
-    m->u = scf_unet_new(&cfg, m->p);
-    scf_safetensors *st = NULL;
-    ok = scf_params_allocate(m->p, with_grad, error) &&
-         (st = scf_safetensors_open(weights_path, error)) &&
-         scf_params_load(m->p, st, "", FALSE, error);
-    scf_safetensors_close(st);
-    if (!ok)
-        model_free(m);
-    return ok;
+    return scf_unet_config_read(&cfg, c, error) ? scf_unet_new(&cfg, p) : NULL;
 }
 
-static void fixture_model(model *m, const mfx *f, const char *weights, gboolean with_grad)
-{
-    g_autofree char *config_path = mfx_file(f, "config.json");
-    g_autofree char *weights_path = mfx_file(f, weights);
-    GError *error = NULL;
-    g_assert_true(model_load(m, config_path, weights_path, with_grad, &error));
-    g_assert_no_error(error);
-}
+/* A diffusers folder: config.json and weights named as saved. */
+static const mfx_model_kind unet_kind = { unet_build, (GDestroyNotify)scf_unet_free, NULL };
 
+/* A fixture with its model loaded from config.json + weights, its inputs
+ * read, and a graph to run them in. */
 typedef struct {
+    mfx f;
+    mfx_model m;
     scf_tensor x, t, context, r;
-} inputs;
+    scf_graph *g;
+} fixture;
 
-static void inputs_read(inputs *in, const mfx *f)
+static void fixture_open(fixture *fx, const char *name, const char *weights, gboolean with_grad)
 {
-    in->x = mfx_tensor(f->inputs, "x");
-    in->t = mfx_tensor(f->inputs, "t");
-    in->context = mfx_tensor(f->inputs, "context");
-    in->r = mfx_tensor(f->inputs, "r");
+    mfx_open(&fx->f, name);
+    g_autofree char *config_path = mfx_file(&fx->f, "config.json");
+    g_autofree char *weights_path = mfx_file(&fx->f, weights);
+    GError *error = NULL;
+    g_assert_true(mfx_model_load(&fx->m, &unet_kind, config_path, weights_path, with_grad,
+                                 &error));
+    g_assert_no_error(error);
+    fx->x = mfx_tensor(fx->f.inputs, "x");
+    fx->t = mfx_tensor(fx->f.inputs, "t");
+    fx->context = mfx_tensor(fx->f.inputs, "context");
+    fx->r = mfx_tensor(fx->f.inputs, "r");
+    fx->g = scf_graph_new(chk_cpu());
 }
 
-static void inputs_free(inputs *in)
+static void fixture_close(fixture *fx)
 {
-    g_free(in->x.data);
-    g_free(in->t.data);
-    g_free(in->context.data);
-    g_free(in->r.data);
+    scf_graph_free(fx->g);
+    g_free(fx->x.data);
+    g_free(fx->t.data);
+    g_free(fx->context.data);
+    g_free(fx->r.data);
+    mfx_model_free(&fx->m);
+    mfx_close(&fx->f);
+}
+
+typedef scf_var *(*unet_pass)(scf_unet *u, scf_graph *g, scf_var *x, scf_var *t,
+                              scf_var *context);
+
+/* pass (the forward pass or the encoder half) on x and the fixture's t and
+ * context, none of them taking gradients. */
+static scf_var *run(fixture *fx, unet_pass pass, scf_tensor x)
+{
+    return pass(fx->m.model, fx->g, scf_graph_wrap(fx->g, x), scf_graph_wrap(fx->g, fx->t),
+                scf_graph_wrap(fx->g, fx->context));
 }
 
 /* The forward pass on the fixture inputs; x and context take gradients. */
-static scf_var *forward(scf_graph *g, model *m, inputs *in, scf_var **x, scf_var **context)
+static scf_var *forward(fixture *fx, scf_var **x, scf_var **context)
 {
-    *x = scf_graph_wrap(g, in->x);
-    *context = scf_graph_wrap(g, in->context);
+    scf_graph *g = fx->g;
+    *x = scf_graph_wrap(g, fx->x);
+    *context = scf_graph_wrap(g, fx->context);
     (*x)->requires_grad = (*context)->requires_grad = TRUE;
-    scf_var *out = scf_unet_forward(m->u, g, *x, scf_graph_wrap(g, in->t), *context);
+    scf_var *out = scf_unet_forward(fx->m.model, g, *x, scf_graph_wrap(g, fx->t), *context);
     GError *error = NULL;
     g_assert_true(scf_graph_check(g, &error));
     g_assert_no_error(error);
     g_assert_nonnull(out);
-    g_assert_true(scf_tensor_same_shape(&out->value, &in->r));
+    g_assert_true(scf_tensor_same_shape(&out->value, &fx->r));
     return out;
 }
 
 static void test_parity(gconstpointer data)
 {
-    mfx f;
-    mfx_open(&f, data);
-    model m;
-    fixture_model(&m, &f, "diffusion_pytorch_model.safetensors", TRUE);
-    inputs in;
-    inputs_read(&in, &f);
-    scf_graph *g = scf_graph_new(chk_cpu());
+    fixture fx;
+    fixture_open(&fx, data, WEIGHTS, TRUE);
     scf_var *x, *context;
-    scf_var *out = forward(g, &m, &in, &x, &context);
+    scf_var *out = forward(&fx, &x, &context);
     size_t n = scf_tensor_numel(&out->value);
-    g_assert_true(mfx_check(&f, "out", out->value.data, n, FORWARD_RTOL));
+    g_assert_true(mfx_check(&fx.f, "out", out->value.data, n, FORWARD_RTOL));
 
-    scf_graph_backward(g, mfx_dot_loss(g, out, in.r.data));
-    g_assert_true(scf_graph_check(g, NULL));
-    g_assert_true(mfx_check(&f, "grad.x", x->grad, scf_tensor_numel(&in.x), GRAD_RTOL));
-    g_assert_true(mfx_check(&f, "grad.context", context->grad, scf_tensor_numel(&in.context),
+    scf_graph_backward(fx.g, mfx_dot_loss(fx.g, out, fx.r.data));
+    g_assert_true(scf_graph_check(fx.g, NULL));
+    g_assert_true(mfx_check(&fx.f, "grad.x", x->grad, scf_tensor_numel(&fx.x), GRAD_RTOL));
+    g_assert_true(mfx_check(&fx.f, "grad.context", context->grad, scf_tensor_numel(&fx.context),
                             GRAD_RTOL));
-    g_assert_true(mfx_check_param_grads(&f, m.p, "", GRAD_RTOL));
+    g_assert_true(mfx_check_param_grads(&fx.f, fx.m.p, "", GRAD_RTOL));
 
     /* Frozen weights (sampling) take the forward-only path of every op. */
     float *trained = g_memdup2(out->value.data, n * sizeof(float));
-    scf_params_set_trainable(m.p, FALSE);
-    scf_graph_reset(g);
-    scf_var *frozen = scf_unet_forward(m.u, g, scf_graph_wrap(g, in.x), scf_graph_wrap(g, in.t),
-                                       scf_graph_wrap(g, in.context));
+    scf_params_set_trainable(fx.m.p, FALSE);
+    scf_graph_reset(fx.g);
+    scf_var *frozen = run(&fx, scf_unet_forward, fx.x);
     g_assert_nonnull(frozen);
     g_assert_false(frozen->requires_grad);
     g_assert_true(chk_close("frozen forward", frozen->value.data, trained, n, 1e-6));
 
     g_free(trained);
-    scf_graph_free(g);
-    inputs_free(&in);
-    model_free(&m);
-    mfx_close(&f);
+    fixture_close(&fx);
+}
+
+/* pass on the inputs of fixture name with weights matches its expected
+ * tensor. */
+static void check_pass(const char *name, const char *weights, unet_pass pass,
+                       const char *expected)
+{
+    fixture fx;
+    fixture_open(&fx, name, weights, FALSE);
+    scf_var *out = run(&fx, pass, fx.x);
+    g_assert_true(scf_graph_check(fx.g, NULL));
+    g_assert_nonnull(out);
+    g_assert_true(mfx_check(&fx.f, expected, out->value.data, scf_tensor_numel(&out->value),
+                            FORWARD_RTOL));
+    fixture_close(&fx);
 }
 
 /* The encoder half (conv_in, down blocks, mid block) as the discriminator
  * uses it, against the mid block's output in diffusers. */
 static void test_encode(gconstpointer data)
 {
-    mfx f;
-    mfx_open(&f, data);
-    model m;
-    fixture_model(&m, &f, "diffusion_pytorch_model.safetensors", FALSE);
-    inputs in;
-    inputs_read(&in, &f);
-    scf_graph *g = scf_graph_new(chk_cpu());
-    scf_var *h = scf_unet_encode(m.u, g, scf_graph_wrap(g, in.x), scf_graph_wrap(g, in.t),
-                                 scf_graph_wrap(g, in.context));
-    g_assert_true(scf_graph_check(g, NULL));
-    g_assert_nonnull(h);
-    g_assert_true(mfx_check(&f, "encode", h->value.data, scf_tensor_numel(&h->value),
-                            FORWARD_RTOL));
-    scf_graph_free(g);
-    inputs_free(&in);
-    model_free(&m);
-    mfx_close(&f);
+    check_pass(data, WEIGHTS, scf_unet_encode, "encode");
 }
 
 /* A size the levels cannot halve, or the wrong channel count, is an error of
  * the pass naming the input, not a crash deep in the skip connections. */
 static void test_bad_input(void)
 {
-    mfx f;
-    mfx_open(&f, "unet-full");
-    model m;
-    fixture_model(&m, &f, "diffusion_pytorch_model.safetensors", FALSE);
-    inputs in;
-    inputs_read(&in, &f);
+    fixture fx;
+    fixture_open(&fx, "unet-full", WEIGHTS, FALSE);
     static const int64_t shapes[][4] = { { 2, 5, 8, 10 }, { 2, 4, 8, 12 } };
-    scf_graph *g = scf_graph_new(chk_cpu());
     for (size_t i = 0; i < G_N_ELEMENTS(shapes); i++) {
-        scf_graph_reset(g);
-        scf_tensor x = { in.x.data, 4, { 0 } };   /* both fit in the fixture's [2, 5, 8, 12] */
+        scf_graph_reset(fx.g);
+        scf_tensor x = { fx.x.data, 4, { 0 } };   /* both fit in the fixture's [2, 5, 8, 12] */
         memcpy(x.shape, shapes[i], sizeof x.shape);
-        g_assert_null(scf_unet_forward(m.u, g, scf_graph_wrap(g, x), scf_graph_wrap(g, in.t),
-                                       scf_graph_wrap(g, in.context)));
+        g_assert_null(run(&fx, scf_unet_forward, x));
         GError *error = NULL;
-        g_assert_false(scf_graph_check(g, &error));
+        g_assert_false(scf_graph_check(fx.g, &error));
         char s[64];
         mfx_assert_error(error, scf_tensor_shape_str(&x, s, sizeof s), "[B, 5, H, W]",
                          "divisible by 4", NULL);
     }
-    scf_graph_free(g);
-    inputs_free(&in);
-    model_free(&m);
-    mfx_close(&f);
+    fixture_close(&fx);
 }
 
 /* diffusers' fp16 variant: the output equals that of the fp16-rounded weights
  * (computed in float64). */
 static void test_fp16_weights(void)
 {
-    mfx f;
-    mfx_open(&f, "unet-tiny");
-    model m;
-    fixture_model(&m, &f, "diffusion_pytorch_model.fp16.safetensors", FALSE);
-    inputs in;
-    inputs_read(&in, &f);
-    scf_graph *g = scf_graph_new(chk_cpu());
-    scf_var *out = scf_unet_forward(m.u, g, scf_graph_wrap(g, in.x), scf_graph_wrap(g, in.t),
-                                    scf_graph_wrap(g, in.context));
-    g_assert_true(scf_graph_check(g, NULL));
-    g_assert_nonnull(out);
-    g_assert_true(mfx_check(&f, "out.fp16", out->value.data, scf_tensor_numel(&out->value),
-                            FORWARD_RTOL));
-    scf_graph_free(g);
-    inputs_free(&in);
-    model_free(&m);
-    mfx_close(&f);
+    check_pass("unet-tiny", "diffusion_pytorch_model.fp16.safetensors", scf_unet_forward,
+               "out.fp16");
 }
 
 /* ---- bad folders: each edit of a fixture copy must fail by name ---- */
 
-typedef struct {
-    const char *key, *value;       /* config edit (value NULL: removed) */
-    const char *expect[3];         /* what the message must mention */
-} config_case;
-
-static const config_case config_cases[] = {
+static const mfx_config_case config_cases[] = {
     { "down_block_types", "[\"CrossAttnDownBlock2D\", \"AttnDownBlock2D\", \"DownBlock2D\"]",
       { "down_block_types", "AttnDownBlock2D" } },
     { "up_block_types", "[\"CrossAttnUpBlock2D\", \"UpBlock2D\", \"DownBlock2D\"]",
@@ -241,32 +195,8 @@ static const config_case config_cases[] = {
 
 static void test_bad_config(void)
 {
-    mfx f;
-    mfx_open(&f, "unet-full");
-    g_autofree char *config_path = mfx_file(&f, "config.json");
-    g_autofree char *weights_path = mfx_file(&f, "diffusion_pytorch_model.safetensors");
-    char *dir = mfx_tmpdir();
-    g_autofree char *edited = g_build_filename(dir, "config.json", NULL);
-    for (size_t i = 0; i < G_N_ELEMENTS(config_cases); i++) {
-        const config_case *c = &config_cases[i];
-        mfx_edit_config(config_path, edited, c->key, c->value);
-        model m;
-        GError *error = NULL;
-        g_assert_false(model_load(&m, edited, weights_path, FALSE, &error));
-        mfx_assert_error(error, edited, c->expect[0], c->expect[1], c->expect[2], NULL);
-    }
-    mfx_tmpdir_free(dir);
-    mfx_close(&f);
-}
-
-/* mfx_load_fn: loads and frees again, for the bad-input cases */
-static gboolean try_load(const char *config_path, const char *weights_path, GError **error)
-{
-    model m;
-    if (!model_load(&m, config_path, weights_path, FALSE, error))
-        return FALSE;
-    model_free(&m);
-    return TRUE;
+    mfx_check_bad_folders(&unet_kind, "unet-full", WEIGHTS, config_cases,
+                          G_N_ELEMENTS(config_cases), NULL, 0);
 }
 
 static void test_bad_weights(void)
@@ -278,7 +208,7 @@ static void test_bad_weights(void)
           { "up_blocks.1.resnets.2.conv_shortcut.weight", "[14, 25, 1, 1]", "[15, 25, 1, 1]" } },
         { MFX_PREFIX, "unet.", { "missing", "conv_in.weight" } },
     };
-    mfx_check_bad_weights("unet-full", "diffusion_pytorch_model.safetensors", cases, G_N_ELEMENTS(cases), try_load);
+    mfx_check_bad_folders(&unet_kind, "unet-full", WEIGHTS, NULL, 0, cases, G_N_ELEMENTS(cases));
 }
 
 /* A tensor the model does not have is an error, not silently ignored: config
@@ -289,15 +219,15 @@ static void test_unused_tensor(void)
     mfx f;
     mfx_open(&f, "unet-full");
     g_autofree char *config_path = mfx_file(&f, "config.json");
-    g_autofree char *weights_path = mfx_file(&f, "diffusion_pytorch_model.safetensors");
-    char *dir = mfx_tmpdir();
+    g_autofree char *weights_path = mfx_file(&f, WEIGHTS);
+    char *dir = chk_tmpdir("models");
     g_autofree char *edited = g_build_filename(dir, "config.json", NULL);
     mfx_edit_config(config_path, edited, "mid_block_type", "null");
-    model m;
+    mfx_model m;
     GError *error = NULL;
-    g_assert_false(model_load(&m, edited, weights_path, FALSE, &error));
+    g_assert_false(mfx_model_load(&m, &unet_kind, edited, weights_path, FALSE, &error));
     mfx_assert_error(error, weights_path, "'mid_block.", "not a parameter", NULL);
-    mfx_tmpdir_free(dir);
+    chk_tmpdir_free(dir);
     mfx_close(&f);
 }
 

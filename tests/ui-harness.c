@@ -1,6 +1,10 @@
 #include "ui-harness.h"
-#include <glib/gstdio.h>
+#include "build-config.h"
+#include "check.h"
+#include "tiny-model.h"
 #include <time.h>
+
+ui_studio_state ui_studio;
 
 gboolean ui_wait_until(ui_condition cond, gpointer data, double seconds)
 {
@@ -12,6 +16,17 @@ gboolean ui_wait_until(ui_condition cond, gpointer data, double seconds)
             g_usleep(1000);
     }
     return TRUE;
+}
+
+static gboolean ui_time_reached(gpointer until)
+{
+    return g_get_monotonic_time() >= *(gint64 *)until;
+}
+
+void ui_run_for_ms(int ms)
+{
+    gint64 until = g_get_monotonic_time() + ms * 1000;
+    g_assert_true(ui_wait_until(ui_time_reached, &until, ms / 1000.0 + 1));
 }
 
 static gboolean ui_frames_counted(GtkWidget *widget, GdkFrameClock *clock, gpointer data)
@@ -103,6 +118,16 @@ void ui_collect_descendants(GtkWidget *widget, GType type, GPtrArray *into)
         ui_collect_descendants(c, type, into);
 }
 
+const char *ui_stack_page(GtkWidget *within, const char *a_page_name)
+{
+    g_autoptr(GPtrArray) stacks = g_ptr_array_new();
+    ui_collect_descendants(within, GTK_TYPE_STACK, stacks);
+    for (guint i = 0; i < stacks->len; i++)
+        if (gtk_stack_get_child_by_name(stacks->pdata[i], a_page_name))
+            return gtk_stack_get_visible_child_name(stacks->pdata[i]);
+    g_error("no stack with a page \"%s\"", a_page_name);
+}
+
 void ui_save_screenshot(GtkWidget *widget, const char *name)
 {
     const char *dir = g_getenv("SCF_TEST_OUT");
@@ -144,19 +169,6 @@ char *ui_isolate_folders(const char *prefix)
     return root;
 }
 
-void ui_remove_tree(const char *path)
-{
-    g_autoptr(GDir) dir = g_dir_open(path, 0, NULL);
-    for (const char *name; dir && (name = g_dir_read_name(dir));) {
-        g_autofree char *child = g_build_filename(path, name, NULL);
-        if (g_file_test(child, G_FILE_TEST_IS_DIR) && !g_file_test(child, G_FILE_TEST_IS_SYMLINK))
-            ui_remove_tree(child);
-        else
-            g_remove(child);
-    }
-    g_rmdir(path);
-}
-
 int ui_test_begin(const char *name, int *argc, char ***argv, char **root)
 {
     *root = ui_isolate_folders(name);
@@ -196,4 +208,88 @@ void ui_app_quit(GtkApplication *app, double seconds)
 {
     g_action_group_activate_action(G_ACTION_GROUP(app), "quit", NULL);
     g_assert_true(ui_wait_until(ui_no_windows, app, seconds));
+}
+
+int ui_studio_begin(const char *name, int *argc, char ***argv)
+{
+    int early = ui_test_begin(name, argc, argv, &ui_studio.root);
+    if (early >= 0)
+        return early;
+    g_assert_true(scf_application_schema_installed());
+    ui_studio.settings = g_settings_new(SCF_APP_ID);
+    ui_studio.models_dir = g_build_filename(ui_studio.root, "models", NULL);
+    return -1;
+}
+
+void ui_studio_write_model(const char *name, int default_steps)
+{
+    g_autoptr(GError) error = NULL;
+    g_assert_true(chk_tiny_model_write(ui_studio.models_dir, name, default_steps, 1.0, &error));
+    g_assert_no_error(error);
+}
+
+void ui_studio_start(void)
+{
+    ui_studio.app = scf_application_new(G_APPLICATION_NON_UNIQUE);
+    ui_app_register(G_APPLICATION(ui_studio.app));
+}
+
+int ui_studio_run(void)
+{
+    int status = g_test_run();
+    g_object_unref(ui_studio.app);
+    g_object_unref(ui_studio.settings);
+    /* best effort: the application's threads may still touch its folders */
+    chk_remove_tree(ui_studio.root);
+    g_free(ui_studio.root);
+    g_free(ui_studio.models_dir);
+    ui_studio = (ui_studio_state){ 0 };
+    return status;
+}
+
+static gboolean ui_studio_window_mapped(gpointer unused)
+{
+    return ui_app_window_of_type(GTK_APPLICATION(ui_studio.app), SCF_TYPE_WINDOW) != NULL;
+}
+
+void ui_studio_activate(double seconds)
+{
+    g_application_activate(G_APPLICATION(ui_studio.app));
+    g_assert_true(ui_wait_until(ui_studio_window_mapped, NULL, seconds));
+}
+
+ScfWindow *ui_studio_window(void)
+{
+    GtkWindow *window = ui_app_window_of_type(GTK_APPLICATION(ui_studio.app), SCF_TYPE_WINDOW);
+    g_assert_nonnull(window);
+    return SCF_WINDOW(window);
+}
+
+gboolean ui_studio_action_enabled(const char *name)
+{
+    return g_action_group_get_action_enabled(G_ACTION_GROUP(ui_studio_window()), name);
+}
+
+char *ui_studio_model_path(const char *name)
+{
+    return g_build_filename(ui_studio.models_dir, name, NULL);
+}
+
+void ui_studio_screenshot(const char *name)
+{
+    ui_wait_drawn(GTK_WIDGET(ui_studio_window()));
+    ui_save_screenshot(GTK_WIDGET(ui_studio_window()), name);
+}
+
+void ui_job_finished(GObject *source, GAsyncResult *result, gpointer outcome)
+{
+    ui_job_outcome *o = outcome;
+    o->generation = scf_job_runner_generate_finish(SCF_JOB_RUNNER(source), result,
+                                                   &o->steps_done, &o->error);
+    o->done = TRUE;
+}
+
+gboolean ui_job_done(gpointer outcome)
+{
+    return ((ui_job_outcome *)outcome)->done;
 }
