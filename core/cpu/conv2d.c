@@ -13,8 +13,12 @@
  * A 1x1 stride-1 unpadded convolution is its own im2col matrix: the band is
  * read in place. OpenBLAS (OpenMP build) runs single-threaded inside our
  * parallel regions; work that cannot be split (one tile, or one image in
- * backward) runs outside any region so that OpenBLAS threads the products. */
+ * backward) runs outside any region so that OpenBLAS threads the products.
+ *
+ * 3x3 stride-1 pad-1 convolutions go to Winograd F(4x4, 3x3)
+ * (conv2d_winograd.c) where it is the faster path. */
 #include "cpu_kernels.h"
+#include "conv2d_winograd.h"
 #include "kernel_util.h"
 #include <cblas.h>
 #include <omp.h>
@@ -222,10 +226,22 @@ static void conv_forward_tile(const conv_plan *p, float *out, const float *in,
                 1.0f, w, p->ckk, a, lda, beta, o, p->hw);
 }
 
+/* Whether this pass is Winograd's (conv2d_winograd.h). */
+static gboolean conv_winograd(int B, int Cin, int H, int W, int Cout, int k, int stride, int pad,
+                              gboolean weight_grad)
+{
+    return k == 3 && stride == 1 && pad == 1 &&
+           scf_cpu_conv2d_winograd_pays(B, Cin, H, W, Cout, weight_grad);
+}
+
 void scf_cpu_conv2d_forward(scf_backend *be, float *out, const float *in,
                             const float *w, const float *b, int B, int Cin,
                             int H, int W, int Cout, int k, int stride, int pad)
 {
+    if (conv_winograd(B, Cin, H, W, Cout, k, stride, pad, FALSE)) {
+        scf_cpu_conv2d_winograd_forward(be, out, in, w, b, B, Cin, H, W, Cout);
+        return;
+    }
     const conv_plan p = conv_plan_make(B, Cin, H, W, Cout, k, stride, pad);
     const int tiles = B * p.tiles;
     const size_t per_thread = conv_col_floats(&p);
@@ -344,6 +360,16 @@ void scf_cpu_conv2d_backward(scf_backend *be, float *din, float *dw, float *db,
             }
             db[co] += (float)sum;
         }
+    }
+    /* The input gradient is a convolution of dout, with the channels swapped. */
+    float *wg_din = din && conv_winograd(B, Cout, H, W, Cin, k, stride, pad, FALSE) ? din : NULL;
+    float *wg_dw = dw && conv_winograd(B, Cin, H, W, Cout, k, stride, pad, TRUE) ? dw : NULL;
+    if (wg_din || wg_dw) {
+        scf_cpu_conv2d_winograd_backward(be, wg_din, wg_dw, dout, in, w, B, Cin, H, W, Cout);
+        if (wg_din)
+            din = NULL;
+        if (wg_dw)
+            dw = NULL;
     }
     if (!din && !dw)
         return;
