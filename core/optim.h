@@ -19,4 +19,11 @@ typedef struct {
  * Returns the norm before clipping. */
 double scf_clip_grad_norm(scf_backend *be, float *grad, size_t n, double max_norm);
 
+/* Learning rate of optimiser step `step` (0-based) of a run of `steps`: linear
+ * warm-up over the first `warmup` steps, constant, then a linear cool-down to
+ * zero over the last `cooldown` steps. A constant rate lets a run stop whenever
+ * its goal holds; the cool-down, set when that point is known (it is a pure
+ * function of the step, so resume stays exact), anneals the weights there. */
+double scf_lr_schedule(double lr, int64_t step, int64_t steps, int64_t warmup, int64_t cooldown);
+
 G_END_DECLS

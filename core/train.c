@@ -61,6 +61,7 @@ static void read_train_config(scf_train_config *t, scf_config *c)
     t->steps = scf_config_int(c, "steps", t->steps, 1, G_MAXINT32, FALSE);
     t->lr = scf_config_double(c, "lr", t->lr, 0, 1, FALSE);
     t->warmup_steps = scf_config_int(c, "warmup_steps", t->warmup_steps, 0, G_MAXINT32, FALSE);
+    t->cooldown_steps = scf_config_int(c, "cooldown_steps", 0, 0, t->steps, FALSE);
     t->weight_decay = scf_config_double(c, "weight_decay", t->weight_decay, 0, 10, FALSE);
     t->beta1 = scf_config_double(c, "beta1", t->beta1, 0, 0.999999, FALSE);
     t->beta2 = scf_config_double(c, "beta2", t->beta2, 0, 0.999999999, FALSE);
@@ -496,7 +497,7 @@ static gboolean rank_step(scf_collective *coll, int rank, gpointer user, GError 
     if (!scf_collective_average(coll, rank, ok, &loss, 1, p->grad, total, error))
         return FALSE;
     double grad_norm = scf_clip_grad_norm(be, p->grad, total, c->grad_clip);
-    double lr = c->lr * (c->warmup_steps > 0 ? MIN(1.0, (double)(r->step + 1) / c->warmup_steps) : 1.0);
+    double lr = scf_lr_schedule(c->lr, r->step, c->steps, c->warmup_steps, c->cooldown_steps);
     be->adamw_update(be, p->data, p->grad, r->adam_m, r->adam_v, total, (float)lr,
                      (float)c->beta1, (float)c->beta2, (float)c->eps, (float)c->weight_decay,
                      r->step + 1);
@@ -622,7 +623,7 @@ static gboolean trainer_step(gpointer run, scf_train_progress *p, GError **error
     scf_trainer *t = run;
     const scf_train_config *c = &t->cfg;
     p->loss = train_step(t, &p->grad_norm, error);
-    p->lr = c->lr * (c->warmup_steps > 0 ? MIN(1.0, (double)t->step / c->warmup_steps) : 1.0);
+    p->lr = scf_lr_schedule(c->lr, t->step - 1, c->steps, c->warmup_steps, c->cooldown_steps);
     return !isnan(p->loss);
 }
 

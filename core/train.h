@@ -27,6 +27,7 @@ typedef struct {
     int64_t steps;
     double lr;
     int64_t warmup_steps;
+    int64_t cooldown_steps;      /* linear decay to 0 over the run's last steps */
     double weight_decay, beta1, beta2, eps;
     double grad_clip;            /* <= 0: no clipping */
     double ema_decay;

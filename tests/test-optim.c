@@ -173,6 +173,23 @@ static void test_clip_grad_norm_scales_only_above_max(void)
     g_free(g); g_free(orig); g_free(want);
 }
 
+/* warm-up, plateau and cool-down of a 100-step run at lr 1e-3: warm-up 10, cool-down 20 */
+static void test_lr_schedule(void)
+{
+    const double lr = 1e-3;
+    g_assert_cmpfloat(fabs(scf_lr_schedule(lr, 0, 100, 10, 20) - 1e-4), <=, 1e-15);
+    g_assert_cmpfloat(fabs(scf_lr_schedule(lr, 9, 100, 10, 20) - lr), <=, 1e-15);
+    g_assert_cmpfloat(scf_lr_schedule(lr, 79, 100, 10, 20), ==, lr);   /* last plateau step */
+    g_assert_cmpfloat(fabs(scf_lr_schedule(lr, 80, 100, 10, 20) - lr * 20 / 21), <=, 1e-15);
+    g_assert_cmpfloat(fabs(scf_lr_schedule(lr, 99, 100, 10, 20) - lr / 21), <=, 1e-15);
+    for (int64_t s = 81; s < 100; s++)   /* strictly decreasing, never negative */
+        g_assert_cmpfloat(scf_lr_schedule(lr, s, 100, 10, 20), <, scf_lr_schedule(lr, s - 1, 100, 10, 20));
+    g_assert_cmpfloat(scf_lr_schedule(lr, 5000, 100, 10, 0), ==, lr);  /* no cool-down: constant */
+    /* a cool-down as long as the run overlaps the warm-up: the smaller factor wins */
+    g_assert_cmpfloat(fabs(scf_lr_schedule(lr, 0, 10, 10, 10) - lr / 10), <=, 1e-15);
+    g_assert_cmpfloat(fabs(scf_lr_schedule(lr, 9, 10, 10, 10) - lr / 11), <=, 1e-15);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -181,5 +198,6 @@ int main(int argc, char **argv)
     g_test_add_func("/optim/ema", test_ema);
     g_test_add_func("/optim/clip-grad-norm-torch", test_clip_grad_norm_torch);
     g_test_add_func("/optim/clip-grad-norm-scales-only-above-max", test_clip_grad_norm_scales_only_above_max);
+    g_test_add_func("/optim/lr-schedule", test_lr_schedule);
     return g_test_run();
 }
