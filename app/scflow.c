@@ -49,7 +49,7 @@ static void print_help(FILE *to)
 
 int main(int argc, char **argv)
 {
-    scf_openmp_prefer_passive(argv);
+    scf_openmp_bound_spinning(argv);
     setlocale(LC_ALL, "");
     if (argc < 2) {
         print_help(stderr);

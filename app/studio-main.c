@@ -7,7 +7,7 @@
 
 int main(int argc, char **argv)
 {
-    scf_openmp_prefer_passive(argv);
+    scf_openmp_bound_spinning(argv);
     setlocale(LC_ALL, "");
     bindtextdomain(GETTEXT_PACKAGE, SCF_LOCALEDIR);
     bind_textdomain_codeset(GETTEXT_PACKAGE, "UTF-8");
