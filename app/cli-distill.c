@@ -11,7 +11,7 @@ int scf_cli_distill(int argc, char **argv)
                     *device = NULL, *devices = NULL;
     gboolean resume = FALSE, quiet = FALSE;
     int threads = 0, gpus = 0;
-    gint64 steps = 0;
+    gint64 steps = SCF_CLI_RUN_ALL_STEPS;
     GOptionEntry entries[] = {
         { "teacher", 0, 0, G_OPTION_ARG_FILENAME, &teacher, "Teacher model folder", "DIR" },
         { "data", 0, 0, G_OPTION_ARG_FILENAME, &data, "Folder of images with .txt captions", "DIR" },
@@ -19,7 +19,7 @@ int scf_cli_distill(int argc, char **argv)
         { "config", 0, 0, G_OPTION_ARG_FILENAME, &config, "Distillation settings (JSON object; defaults: SCFLOW.md)", "FILE" },
         { "ablation", 0, 0, G_OPTION_ARG_STRING, &ablation, "full, cd, cd+trunc, cd+trunc+bidir or cd+trunc+bidir+reflow", "NAME" },
         { "resume", 0, 0, G_OPTION_ARG_NONE, &resume, "Continue the run in RUN from its last checkpoint", NULL },
-        { "steps", 0, 0, G_OPTION_ARG_INT64, &steps, "Stop after this many more steps", "N" },
+        SCF_CLI_RUN_STEPS_OPTION(steps),
         { "device", 0, 0, G_OPTION_ARG_STRING, &device, "auto, cpu, cuda or cuda:N (default auto)", "DEV" },
         SCF_CLI_RUN_DEVICE_OPTIONS(devices, gpus),
         { "threads", 0, 0, G_OPTION_ARG_INT, &threads, "CPU threads (default: all cores)", "N" },
@@ -29,11 +29,14 @@ int scf_cli_distill(int argc, char **argv)
     if (!scf_cli_parse("distill", "distil a teacher into a one-step student with SCFlow", entries,
                        &argc, &argv))
         return SCF_EXIT_USAGE;
-    if (!out || (!resume && (!teacher || !data)) || argc != 1 || steps < 0 || threads < 0) {
+    if (!out || (!resume && (!teacher || !data)) || argc != 1 || threads < 0) {
         fprintf(stderr, "scflow distill: needs --out RUN and either --resume or both --teacher DIR "
                         "and --data DIR\nTry 'scflow distill --help'.\n");
         return SCF_EXIT_USAGE;
     }
+    steps = scf_cli_run_steps("distill", steps);
+    if (steps < 0)
+        return SCF_EXIT_USAGE;
     g_autofree char *list = scf_cli_run_device_list("distill", device, devices, gpus);
     if (!list)
         return SCF_EXIT_USAGE;

@@ -67,6 +67,18 @@ gboolean scf_cli_run_progress(const scf_train_progress *p, gpointer user)
     return !stop_requested;
 }
 
+gint64 scf_cli_run_steps(const char *command, gint64 steps)
+{
+    if (steps == SCF_CLI_RUN_ALL_STEPS)
+        return 0;
+    if (steps < 1) {
+        fprintf(stderr, "scflow %s: --steps must be at least 1, found %" G_GINT64_FORMAT "\n",
+                command, steps);
+        return -1;
+    }
+    return steps;
+}
+
 char *scf_cli_run_device_list(const char *command, const char *device, const char *devices,
                               int gpus)
 {

@@ -21,6 +21,17 @@ scf_run_lock *scf_cli_run_lock(const char *command, const char *run_dir, gboolea
 /* An scf_train_progress_fn; user is the view. FALSE once a stop was asked for. */
 gboolean scf_cli_run_progress(const scf_train_progress *p, gpointer user);
 
+/* The option entry --steps N, "stop after this many more steps"; steps
+ * starts at SCF_CLI_RUN_ALL_STEPS (not given: run to the end). */
+#define SCF_CLI_RUN_ALL_STEPS (-1)
+#define SCF_CLI_RUN_STEPS_OPTION(steps)                                                        \
+    { "steps", 0, 0, G_OPTION_ARG_INT64, &(steps),                                             \
+      "Stop after this many more steps (default: run to the end)", "N" }
+/* The step budget for scf_trainer_run / scf_distiller_run (0: to the end),
+ * or -1 after printing a usage error for --steps 0 or below, which would
+ * otherwise have meant "to the end". */
+gint64 scf_cli_run_steps(const char *command, gint64 steps);
+
 /* The option entries --devices LIST and --gpus N that train and distill
  * add beside --device. */
 #define SCF_CLI_RUN_DEVICE_OPTIONS(devices, gpus)                                              \

@@ -12,7 +12,7 @@ int scf_cli_train(int argc, char **argv)
                     *devices = NULL;
     gboolean resume = FALSE, quiet = FALSE, export_only = FALSE;
     int threads = 0, gpus = 0;
-    gint64 steps = 0;
+    gint64 steps = SCF_CLI_RUN_ALL_STEPS;
     GOptionEntry entries[] = {
         { "data", 0, 0, G_OPTION_ARG_FILENAME, &data, "Folder of images with .txt captions", "DIR" },
         { "config", 0, 0, G_OPTION_ARG_FILENAME, &config, "Model config (JSON) with an optional \"training\" object", "FILE" },
@@ -20,7 +20,7 @@ int scf_cli_train(int argc, char **argv)
         { "init", 0, 0, G_OPTION_ARG_FILENAME, &init, "Continue from this model folder's weights and tokenizer (the config then gives only the training settings)", "MODEL" },
         { "resume", 0, 0, G_OPTION_ARG_NONE, &resume, "Continue the run in RUN from its last checkpoint", NULL },
         { "export", 0, 0, G_OPTION_ARG_NONE, &export_only, "With --resume: only export the EMA model of the latest checkpoint to RUN/model", NULL },
-        { "steps", 0, 0, G_OPTION_ARG_INT64, &steps, "Stop after this many more steps (default: run to the end)", "N" },
+        SCF_CLI_RUN_STEPS_OPTION(steps),
         { "device", 0, 0, G_OPTION_ARG_STRING, &device, "auto, cpu, cuda or cuda:N (default auto)", "DEV" },
         SCF_CLI_RUN_DEVICE_OPTIONS(devices, gpus),
         { "threads", 0, 0, G_OPTION_ARG_INT, &threads, "CPU threads (default: all cores)", "N" },
@@ -30,11 +30,14 @@ int scf_cli_train(int argc, char **argv)
     if (!scf_cli_parse("train", "train a flow-matching teacher", entries, &argc, &argv))
         return SCF_EXIT_USAGE;
     if (!out || (!resume && (!data || !config)) || (export_only && !resume) || argc != 1 ||
-        steps < 0 || threads < 0) {
+        threads < 0) {
         fprintf(stderr, "scflow train: needs --out RUN and either --resume or both --data DIR and "
                         "--config FILE\nTry 'scflow train --help'.\n");
         return SCF_EXIT_USAGE;
     }
+    steps = scf_cli_run_steps("train", steps);
+    if (steps < 0)
+        return SCF_EXIT_USAGE;
     g_autofree char *list = scf_cli_run_device_list("train", device, devices, gpus);
     if (!list)
         return SCF_EXIT_USAGE;

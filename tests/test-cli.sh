@@ -84,4 +84,8 @@ expect "generate --precision bf16 on the cpu says why" "computes in fp32 only" \
 check "compare --precision half" 2 "$SCFLOW" compare --prompt x --out "$tmp/c.png" --precision half
 check "bench unet --precision half" 2 "$SCFLOW" bench unet --precision half
 check "bench train --precision bf16" 2 "$SCFLOW" bench train --precision bf16
+# --steps 0 would otherwise read as "no limit" and train for hours
+check "train --steps 0" 2 "$SCFLOW" train --out "$tmp/r0" --resume --steps 0
+check "distill --steps -3" 2 "$SCFLOW" distill --out "$tmp/r0" --resume --steps -3
+[ ! -e "$tmp/r0" ] || { echo "FAIL: a refused --steps made the run folder"; fail=1; }
 exit $fail
