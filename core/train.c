@@ -604,12 +604,19 @@ static gboolean write_samples(scf_trainer *t, char **path_out, GError **error)
 
 static gboolean export_model(scf_trainer *t, GError **error)
 {
+    const scf_train_config *c = &t->cfg;
     g_autofree char *dir = path_in(t, "model", NULL);
+    g_autofree char *cool = c->cooldown_steps > 0
+        ? g_strdup_printf(", linear cool-down to 0 from step %" G_GINT64_FORMAT " to %" G_GINT64_FORMAT,
+                          c->steps - c->cooldown_steps, c->steps)
+        : g_strdup(", then constant");
     g_autofree char *card = g_strdup_printf(
         "# %s\n\nA text-to-image flow model trained by SCFlow Studio (`scflow train`).\n\n"
-        "- steps: %" G_GINT64_FORMAT ", batch size %d, lr %g, EMA decay %g\n"
+        "- steps: %" G_GINT64_FORMAT ", batch size %d, lr %g (warm-up %" G_GINT64_FORMAT
+        " steps%s), EMA decay %g\n"
         "- data: %s\n- weights: EMA, fp16\n",
-        t->model->name, t->step, t->cfg.batch_size, t->cfg.lr, t->cfg.ema_decay, t->data_dir);
+        t->model->name, t->step, c->batch_size, c->lr, c->warmup_steps, cool, c->ema_decay,
+        t->data_dir);
     return scf_model_save(t->model, dir, t->ema, SCF_DTYPE_F16, card, error);
 }
 
