@@ -13,6 +13,10 @@
 #define LOG_NAME "studio.log"
 /* The config a new teacher run starts from, under the data folder. */
 #define DEFAULT_CONFIG "training" G_DIR_SEPARATOR_S "emoji-32-teacher.json"
+/* The distillation settings shipped beside it (those of the embedded
+ * student): SCFLOW.md's own defaults are for SD1.5-scale fine-tuning, 5,000
+ * steps at lr 1e-5, hours of work on a CPU for this small teacher. */
+#define DISTILL_CONFIG "training" G_DIR_SEPARATOR_S "emoji-32-scflow.json"
 /* The built-in set's size when the model's config does not say. */
 #define DEFAULT_IMAGE_SIZE 32
 
@@ -132,6 +136,9 @@ GStrv scf_training_controller_argv(ScfTrainingView *v, const char *device, int g
         g_strv_builder_add_many(b, "--teacher", scf_training_view_get_path(v, SCF_TRAINING_FIELD_TEACHER),
                                 "--data", data, "--ablation", scf_training_view_get_ablation(v),
                                 NULL);
+        g_autofree char *settings = scf_model_catalog_data_path(DISTILL_CONFIG);
+        if (settings)
+            g_strv_builder_add_many(b, "--config", settings, NULL);
     } else {
         g_strv_builder_add_many(b, "--data", data, "--config",
                                 scf_training_view_get_path(v, SCF_TRAINING_FIELD_CONFIG), NULL);

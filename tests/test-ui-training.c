@@ -17,6 +17,7 @@
  * data, config and home folders, with settings in memory. */
 #include "build-config.h"
 #include "device.h"
+#include "model-catalog.h"
 #include "run.h"
 #include "scf-application.h"
 #include "scf-training-controller.h"
@@ -185,14 +186,17 @@ static void test_command_preview(void)
     g_assert_true(ui_studio_action_enabled("training-start"));
     g_assert_false(ui_studio_action_enabled("training-stop"));
 
-    /* Distillation names the teacher and the preset instead of a config. */
+    /* Distillation names the teacher and the preset, with the shipped
+     * distillation settings instead of the teacher's config. */
     scf_training_view_set_kind(view(), SCF_TRAINING_KIND_DISTILL);
     scf_training_view_set_path(view(), SCF_TRAINING_FIELD_TEACHER, "/models/my teacher");
     scf_training_view_set_ablation(view(), "cd+trunc");
     g_signal_emit_by_name(view(), "changed");
+    g_autofree char *settings = scf_model_catalog_data_path("training/emoji-32-scflow.json");
+    g_assert_nonnull(settings);
     g_autofree char *distill = g_strdup_printf(
-        "%s distill --teacher '/models/my teacher' --data %s --ablation cd+trunc --out %s --device cpu", cli,
-        data_dir, run);
+        "%s distill --teacher '/models/my teacher' --data %s --ablation cd+trunc --config %s --out %s"
+        " --device cpu", cli, data_dir, settings, run);
     g_assert_cmpstr(scf_training_view_get_command(view()), ==, distill);
 }
 
