@@ -21,7 +21,8 @@
  *  - fidelity: mean PSNR of a sample to its prompt's real image, and
  *    retrieval accuracy: the share of samples whose nearest real image (L2
  *    over pixels) among ALL the folder's images, training and held-out, is
- *    the prompt's own, so a held-out prompt must produce its unseen image;
+ *    the prompt's own (or one with the very same pixels: the font draws a
+ *    few emoji identically), so a held-out prompt must produce its unseen image;
  *    both for training and for held-out prompts;
  *  - speed: images per second for a batch of speed_batch images of one
  *    prompt at N steps, with the row's guidance, on the model's backend,

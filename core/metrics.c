@@ -1,5 +1,6 @@
 #include "metrics.h"
 #include <math.h>
+#include <string.h>
 
 /* fmax returns its other argument for NaN, so NaN reads as -1 */
 static double unit(float x)
@@ -111,4 +112,13 @@ int scf_metric_nearest(const float *img, const float *refs, int count, size_t n)
     }
     g_free(q);
     return best;
+}
+
+gboolean scf_metric_retrieved(const float *img, const float *refs, int count, size_t n,
+                              int target)
+{
+    int nearest = scf_metric_nearest(img, refs, count, n);
+    return nearest >= 0 && target >= 0 && target < count &&
+           (nearest == target ||
+            memcmp(refs + (size_t)nearest * n, refs + (size_t)target * n, n * sizeof(float)) == 0);
 }

@@ -149,6 +149,15 @@ static void test_nearest(void)
     for (int i = 0; i < ODD; i++)
         near[i] = refs[2 * ODD + i] + noise[i] * 0.1f;
     g_assert_cmpint(scf_metric_nearest(near, refs, K, ODD), ==, 2);
+
+    /* retrieval: the twin of the target counts, a merely close image does not */
+    memcpy(q, refs + 3 * IMG, sizeof q);
+    g_assert_true(scf_metric_retrieved(q, refs, K, IMG, 9));
+    g_assert_true(scf_metric_retrieved(q, refs, K, IMG, 3));
+    g_assert_false(scf_metric_retrieved(q, refs, K, IMG, 4));
+    refs[9 * IMG + 5] += 1e-3f;  /* 9 is no longer 3's twin: 3 is nearer to q */
+    g_assert_false(scf_metric_retrieved(q, refs, K, IMG, 9));
+    g_assert_false(scf_metric_retrieved(q, refs, 0, IMG, 0));
 }
 
 int main(int argc, char **argv)
