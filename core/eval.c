@@ -63,8 +63,11 @@ void scf_eval_results_clear(scf_eval_results *r)
 {
     for (int i = 0; i < r->n_rows; i++) {
         g_free(r->rows[i].label);
-        for (int s = 0; s < SCF_EVAL_N_SPLITS; s++)
+        for (int s = 0; s < SCF_EVAL_N_SPLITS; s++) {
             g_free(r->rows[i].grid[s]);
+            g_strfreev(r->rows[i].miss_prompt[s]);
+            g_strfreev(r->rows[i].miss_nearest[s]);
+        }
     }
     g_free(r->rows);
     for (int s = 0; s < SCF_EVAL_N_SPLITS; s++) {
@@ -178,6 +181,7 @@ static void keep_grid_prompts(const eval_data *d, int grid, scf_eval_results *r)
  * that results do not depend on thread timing. */
 typedef struct {
     double laplacian, saturation, clipped, psnr;
+    int nearest;            /* index into refs */
     gboolean retrieved;
 } image_stats;
 
@@ -189,6 +193,7 @@ static void stats_of(const eval_data *d, const float *x, int p, int size, gboole
     st->clipped = scf_metric_clipped_fraction(x, d->img);
     if (vs_real) {
         st->psnr = scf_metric_psnr(x, prompt_real(d, p), d->img);
+        st->nearest = scf_metric_nearest(x, d->refs, d->n_ref, d->img);
         st->retrieved = scf_metric_retrieved(x, d->refs, d->n_ref, d->img, d->prompts[p]);
     }
 }
@@ -283,14 +288,30 @@ static void measure_row(const eval_data *d, const eval_model *em, const float *s
     image_stats *st = stats_all(d, mine, size);
     double lap = 0, sat = 0, clip = 0, psnr[SCF_EVAL_N_SPLITS] = { 0 },
            hits[SCF_EVAL_N_SPLITS] = { 0 };
+    GPtrArray *missed[SCF_EVAL_N_SPLITS][2];
+    for (int s = 0; s < SCF_EVAL_N_SPLITS; s++)
+        for (int j = 0; j < 2; j++)
+            missed[s][j] = g_ptr_array_new();
     for (int p = 0; p < P; p++) {
+        int s = prompt_split(d, p);
         lap += st[p].laplacian;
         sat += st[p].saturation;
         clip += st[p].clipped;
-        psnr[prompt_split(d, p)] += st[p].psnr;
-        hits[prompt_split(d, p)] += st[p].retrieved;
+        psnr[s] += st[p].psnr;
+        hits[s] += st[p].retrieved;
+        if (!st[p].retrieved) {
+            g_ptr_array_add(missed[s][0], g_strdup(prompt_caption(d, p)));
+            g_ptr_array_add(missed[s][1], g_strdup(scf_dataset_caption(d->all, st[p].nearest)));
+        }
     }
     g_free(st);
+    for (int s = 0; s < SCF_EVAL_N_SPLITS; s++) {
+        row->n_misses[s] = missed[s][0]->len;
+        for (int j = 0; j < 2; j++)
+            g_ptr_array_add(missed[s][j], NULL);
+        row->miss_prompt[s] = (char **)g_ptr_array_free(missed[s][0], FALSE);
+        row->miss_nearest[s] = (char **)g_ptr_array_free(missed[s][1], FALSE);
+    }
     row->laplacian_variance = lap / P;
     row->saturation = sat / P;
     row->clipped_fraction = clip / P;

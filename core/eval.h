@@ -77,6 +77,10 @@ typedef struct {
     double psnr[SCF_EVAL_N_SPLITS];       /* dB; NAN for a subset without prompts */
     double retrieval[SCF_EVAL_N_SPLITS];  /* in [0, 1]; NAN likewise */
     double images_per_s;                  /* NAN when not timed */
+    /* the prompts not retrieved, in prompt order, and the caption of the
+     * real image each sample came nearest to: what a miss was mistaken for */
+    int n_misses[SCF_EVAL_N_SPLITS];
+    char **miss_prompt[SCF_EVAL_N_SPLITS], **miss_nearest[SCF_EVAL_N_SPLITS];
     float *grid[SCF_EVAL_N_SPLITS];       /* the first n_grid samples per subset, CHW */
 } scf_eval_row;
 

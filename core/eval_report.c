@@ -82,6 +82,15 @@ static void add_row(JsonBuilder *b, const scf_eval_row *row)
         json_builder_begin_object(b);
         add_number(b, "psnr", row->psnr[s]);
         add_number(b, "retrieval_accuracy", row->retrieval[s]);
+        json_builder_set_member_name(b, "misses");
+        json_builder_begin_array(b);
+        for (int i = 0; i < row->n_misses[s]; i++) {
+            json_builder_begin_object(b);
+            add_string(b, "prompt", row->miss_prompt[s][i]);
+            add_string(b, "nearest", row->miss_nearest[s][i]);
+            json_builder_end_object(b);
+        }
+        json_builder_end_array(b);
         json_builder_end_object(b);
     }
     add_number(b, "images_per_s", row->images_per_s);

@@ -130,13 +130,23 @@ static void assert_in(JsonObject *o, const char *name, double lo, double hi)
         g_error("results.json: %s = %g, outside [%g, %g]", name, v, lo, hi);
 }
 
-/* A retrieval accuracy: a share of n prompts. */
+/* A retrieval accuracy: a share of n prompts, with one listed miss, a
+ * prompt and the other image it came nearest to, for each prompt missed. */
 static void assert_share(JsonObject *o, int n)
 {
     double v = number(o, "retrieval_accuracy");
     g_assert_cmpfloat(v, >=, 0);
     g_assert_cmpfloat(v, <=, 1);
     g_assert_cmpfloat_with_epsilon(v * n, round(v * n), 1e-9);
+    JsonArray *misses = json_node_get_array(member(o, "misses"));
+    g_assert_cmpint(json_array_get_length(misses), ==, (int)round((1 - v) * n));
+    for (guint i = 0; i < json_array_get_length(misses); i++) {
+        JsonObject *m = json_array_get_object_element(misses, i);
+        const char *prompt = json_object_get_string_member(m, "prompt");
+        const char *nearest = json_object_get_string_member(m, "nearest");
+        g_assert_true(prompt && *prompt && nearest && *nearest);
+        g_assert_cmpstr(prompt, !=, nearest);
+    }
 }
 
 static JsonObject *row_at(JsonArray *rows, int i)
