@@ -147,7 +147,7 @@ def main():
     p("```\n")
     if args.grids:
         p("## Samples (training prompts; rows: N = 1, 2, 4)\n")
-        p(f"Teacher (rows N = 1, 2, 4, 32): ![teacher]({args.grids}/teacher.png)\n")
+        p(f"Teacher (rows N = 1, 2, 4, 8, 16, 32): ![teacher]({args.grids}/teacher.png)\n")
         for v in args.variants:
             p(f"{NAMES.get(v, v)}: ![{v}]({args.grids}/{v}.png)\n")
 
