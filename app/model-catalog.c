@@ -29,18 +29,25 @@ char *scf_model_catalog_data_path(const char *relative)
     return NULL;
 }
 
+char *scf_model_catalog_embedded_dir(const char *name)
+{
+    g_autofree char *models = scf_model_catalog_data_path("models");
+    if (!models || !name || !*name || strchr(name, G_DIR_SEPARATOR))
+        return NULL;
+    char *dir = g_build_filename(models, name, NULL);
+    if (g_file_test(dir, G_FILE_TEST_IS_DIR))
+        return dir;
+    g_free(dir);
+    return NULL;
+}
+
 char *scf_model_catalog_default_dir(void)
 {
     g_autofree char *file = scf_model_catalog_data_path("models" G_DIR_SEPARATOR_S "default");
     g_autofree char *name = NULL;
     if (!file || !g_file_get_contents(file, &name, NULL, NULL))
         return NULL;
-    g_autofree char *models = g_path_get_dirname(file);
-    char *dir = g_build_filename(models, g_strstrip(name), NULL);
-    if (g_file_test(dir, G_FILE_TEST_IS_DIR))
-        return dir;
-    g_free(dir);
-    return NULL;
+    return scf_model_catalog_embedded_dir(g_strstrip(name));
 }
 
 char *scf_model_catalog_folder(const char *setting)
@@ -97,25 +104,69 @@ static int scf_model_entry_compare(gconstpointer a, gconstpointer b)
     return c ? c : strcmp(x->dir, y->dir);
 }
 
-GPtrArray *scf_model_catalog_scan(const char *models_folder)
+/* Every model folder of folder (embedded: of the application's data), by
+ * name, added to entries. */
+static void scf_model_catalog_add_folder(GPtrArray *entries, const char *folder, gboolean embedded,
+                                         const char *skip)
 {
-    GPtrArray *entries = g_ptr_array_new_with_free_func((GDestroyNotify)scf_model_entry_free);
-    g_autofree char *embedded_dir = scf_model_catalog_default_dir();
-    scf_model_entry *embedded = embedded_dir ? scf_model_catalog_read(embedded_dir, TRUE) : NULL;
-    if (embedded)
-        g_ptr_array_add(entries, embedded);
-
-    g_autoptr(GDir) folder = g_dir_open(models_folder, 0, NULL);
-    if (!folder)
-        return entries;
+    g_autoptr(GDir) dir = g_dir_open(folder, 0, NULL);
+    if (!dir)
+        return;
     guint first = entries->len;
-    for (const char *name; (name = g_dir_read_name(folder));) {
-        g_autofree char *dir = g_build_filename(models_folder, name, NULL);
-        scf_model_entry *e = g_file_test(dir, G_FILE_TEST_IS_DIR)
-                                 ? scf_model_catalog_read(dir, FALSE) : NULL;
+    for (const char *name; (name = g_dir_read_name(dir));) {
+        g_autofree char *path = g_build_filename(folder, name, NULL);
+        scf_model_entry *e = g_strcmp0(path, skip) != 0 && g_file_test(path, G_FILE_TEST_IS_DIR)
+                                 ? scf_model_catalog_read(path, embedded) : NULL;
         if (e)
             g_ptr_array_add(entries, e);
     }
     qsort(entries->pdata + first, entries->len - first, sizeof(gpointer), scf_model_entry_compare);
+}
+
+/* The embedded models: the default first, then the others by name. */
+static GPtrArray *scf_model_catalog_scan_embedded(void)
+{
+    GPtrArray *entries = g_ptr_array_new_with_free_func((GDestroyNotify)scf_model_entry_free);
+    g_autofree char *default_dir = scf_model_catalog_default_dir();
+    scf_model_entry *def = default_dir ? scf_model_catalog_read(default_dir, TRUE) : NULL;
+    if (def)
+        g_ptr_array_add(entries, def);
+    g_autofree char *models = scf_model_catalog_data_path("models");
+    if (models)
+        scf_model_catalog_add_folder(entries, models, TRUE, default_dir);
     return entries;
+}
+
+GPtrArray *scf_model_catalog_scan(const char *models_folder)
+{
+    GPtrArray *entries = scf_model_catalog_scan_embedded();
+    scf_model_catalog_add_folder(entries, models_folder, FALSE, NULL);
+    return entries;
+}
+
+char *scf_model_catalog_embedded_teacher_dir(void)
+{
+    g_autoptr(GPtrArray) entries = scf_model_catalog_scan_embedded();
+    for (guint i = 0; i < entries->len; i++) {
+        const scf_model_entry *e = entries->pdata[i];
+        if (e->teacher)
+            return g_strdup(e->dir);
+    }
+    return NULL;
+}
+
+char *scf_model_catalog_setting_of(const scf_model_entry *e)
+{
+    g_autofree char *base = g_path_get_basename(e->dir);
+    if (!e->embedded)
+        return g_steal_pointer(&base);
+    g_autofree char *default_dir = scf_model_catalog_default_dir();
+    return g_strcmp0(default_dir, e->dir) == 0 ? g_strdup("")
+                                               : g_strconcat(SCF_MODEL_SETTING_BUILTIN, base, NULL);
+}
+
+gboolean scf_model_catalog_entry_is(const scf_model_entry *e, const char *setting)
+{
+    g_autofree char *mine = scf_model_catalog_setting_of(e);
+    return g_strcmp0(mine, setting) == 0;
 }

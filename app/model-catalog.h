@@ -1,5 +1,6 @@
-/* Where models are found: the embedded default (data/models/default names
- * its folder), then the model folders inside the models folder. */
+/* Where models are found: the embedded ones (data/models; data/models/default
+ * names the default, e.g. the one-step student, beside its teacher), then the
+ * model folders inside the models folder. */
 #pragma once
 #include <glib.h>
 
@@ -8,7 +9,7 @@ G_BEGIN_DECLS
 typedef struct {
     char *dir;               /* the model folder */
     char *name;              /* config.json (scflow.json) "name", else the folder's name */
-    gboolean embedded;       /* the default shipped with the application */
+    gboolean embedded;       /* shipped with the application */
     gboolean teacher;        /* config.json "kind" is "teacher" (its default) */
     int default_steps;       /* config.json defaults, as scf_model_load reads them */
     double default_guidance;
@@ -22,17 +23,33 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(scf_model_entry, scf_model_entry_free)
  * when it exists in neither. */
 char *scf_model_catalog_data_path(const char *relative);
 
-/* The embedded default model's folder, installed or in the source tree when
- * running uninstalled; NULL when none is installed. */
+/* The embedded model folder data/models/name, installed or in the source
+ * tree when running uninstalled; NULL when there is none of that name. */
+char *scf_model_catalog_embedded_dir(const char *name);
+
+/* The embedded default model's folder (data/models/default names it); NULL
+ * when none is installed. */
 char *scf_model_catalog_default_dir(void);
+
+/* The first embedded teacher (the default if it is one, else by name): what
+ * a distillation distils unless told otherwise. NULL when none. */
+char *scf_model_catalog_embedded_teacher_dir(void);
+
+/* The "default-model" setting that selects e: its folder's name for a model
+ * of the models folder, "" for the embedded default, "built-in:NAME" for
+ * another embedded model. */
+#define SCF_MODEL_SETTING_BUILTIN "built-in:"
+char *scf_model_catalog_setting_of(const scf_model_entry *e);
+gboolean scf_model_catalog_entry_is(const scf_model_entry *e, const char *setting);
 
 /* The models folder a setting names: the setting itself, or when it is empty
  * USER_DATA_DIR/scflow-studio/models. */
 char *scf_model_catalog_folder(const char *setting);
 
-/* The embedded default first, then every folder of models_folder holding a
- * config.json or a diffusers pipeline's model_index.json, by name. A
- * missing folder gives the embedded model alone.
+/* The embedded models (the default first, the others by name), then every
+ * folder of models_folder holding a config.json or a diffusers pipeline's
+ * model_index.json, by name. A missing folder gives the embedded models
+ * alone.
  * Blocking file reads: call it off the main thread. */
 GPtrArray *scf_model_catalog_scan(const char *models_folder);
 

@@ -145,17 +145,14 @@ static void scf_generate_controller_scan_thread(GTask *task, gpointer source, gp
     g_task_return_pointer(task, scf_model_catalog_scan(folder), (GDestroyNotify)g_ptr_array_unref);
 }
 
-/* The model to select: default-model names a folder in the models folder;
- * empty means the embedded one, which the list puts first. */
+/* The model to select: the one default-model names (model-catalog.h),
+ * else the first listed, the embedded default. */
 static const scf_model_entry *scf_generate_controller_default(ScfGenerateController *self)
 {
     g_autofree char *name = g_settings_get_string(self->settings, "default-model");
-    for (guint i = 0; *name && i < self->models->len; i++) {
-        const scf_model_entry *e = self->models->pdata[i];
-        g_autofree char *base = g_path_get_basename(e->dir);
-        if (!e->embedded && strcmp(base, name) == 0)
-            return e;
-    }
+    for (guint i = 0; i < self->models->len; i++)
+        if (scf_model_catalog_entry_is(self->models->pdata[i], name))
+            return self->models->pdata[i];
     return self->models->len ? self->models->pdata[0] : NULL;
 }
 
@@ -218,8 +215,8 @@ static void scf_generate_controller_model_changed(ScfGenerateController *self)
     if (model && !self->listing) {
         g_object_set(self->view, "steps", model->default_steps, "guidance",
                      model->default_guidance, NULL);
-        g_autofree char *base = model->embedded ? g_strdup("") : g_path_get_basename(model->dir);
-        g_settings_set_string(self->settings, "default-model", base);
+        g_autofree char *setting = scf_model_catalog_setting_of(model);
+        g_settings_set_string(self->settings, "default-model", setting);
     }
     scf_generate_controller_update(self);
 }

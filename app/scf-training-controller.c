@@ -850,9 +850,9 @@ ScfTrainingController *scf_training_controller_attach(GtkApplicationWindow *wind
     g_action_map_add_action_entries(G_ACTION_MAP(window), training_actions,
                                     G_N_ELEMENTS(training_actions), self);
     /* A first run works as it stands: the shipped teacher config, the
-     * embedded model as the teacher to distil, the built-in emoji set. */
+     * embedded teacher as the one to distil, the built-in emoji set. */
     g_autofree char *config = scf_model_catalog_data_path(DEFAULT_CONFIG);
-    g_autofree char *teacher = scf_model_catalog_default_dir();
+    g_autofree char *teacher = scf_model_catalog_embedded_teacher_dir();
     if (config && !*scf_training_view_get_path(view, SCF_TRAINING_FIELD_CONFIG))
         scf_training_view_set_path(view, SCF_TRAINING_FIELD_CONFIG, config);
     if (teacher && !*scf_training_view_get_path(view, SCF_TRAINING_FIELD_TEACHER))

@@ -406,6 +406,42 @@ static void test_catalog(void)
     g_assert_true(b->teacher);
     g_assert_cmpint(b->default_steps, ==, 32);
 
+    g_assert_null(scf_model_catalog_embedded_teacher_dir());
+
+    /* Embedded models: the default (a student) first, then the others by
+     * name; a teacher among them is the one to distil; the setting that
+     * selects each finds it again. */
+    char *data = chk_tmpdir("data");
+    g_autofree char *embedded = g_build_filename(data, "models", NULL);
+    g_assert_cmpint(g_mkdir_with_parents(embedded, 0755), ==, 0);
+    g_autofree char *student = g_build_filename(embedded, "z-student", NULL);
+    g_autofree char *teacher = g_build_filename(embedded, "a-teacher", NULL);
+    g_assert_cmpint(symlink(named, student), ==, 0);
+    g_assert_cmpint(symlink(src, teacher), ==, 0);
+    write_text(embedded, "default", "z-student\n");
+    g_setenv("SCFLOW_DATADIR", data, TRUE);
+    g_autoptr(GPtrArray) all = scf_model_catalog_scan(models);
+    g_assert_cmpuint(all->len, ==, 4);
+    const char *want_dirs[] = { student, teacher, link_a, link_b };
+    const char *want_settings[] = { "", SCF_MODEL_SETTING_BUILTIN "a-teacher", "named", "plain" };
+    for (guint i = 0; i < all->len; i++) {
+        const scf_model_entry *e = all->pdata[i];
+        g_assert_cmpstr(e->dir, ==, want_dirs[i]);
+        g_assert_true(e->embedded == (i < 2));
+        g_autofree char *setting = scf_model_catalog_setting_of(e);
+        g_assert_cmpstr(setting, ==, want_settings[i]);
+        for (guint j = 0; j < all->len; j++)
+            g_assert_true(scf_model_catalog_entry_is(all->pdata[j], want_settings[i]) == (i == j));
+    }
+    g_autofree char *distil = scf_model_catalog_embedded_teacher_dir();
+    g_assert_cmpstr(distil, ==, teacher);
+    g_autofree char *by_name = scf_model_catalog_embedded_dir("a-teacher");
+    g_assert_cmpstr(by_name, ==, teacher);
+    g_assert_null(scf_model_catalog_embedded_dir("missing"));
+    g_assert_null(scf_model_catalog_embedded_dir("../models"));
+    tree_remove(data);
+    g_free(data);
+
     tree_remove(models);
     g_free(models);
     tree_remove(named);
