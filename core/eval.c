@@ -194,7 +194,7 @@ static void stats_of(const eval_data *d, const float *x, int p, int size, gboole
     if (vs_real) {
         st->psnr = scf_metric_psnr(x, prompt_real(d, p), d->img);
         st->nearest = scf_metric_nearest(x, d->refs, d->n_ref, d->img);
-        st->retrieved = scf_metric_retrieved(x, d->refs, d->n_ref, d->img, d->prompts[p]);
+        st->retrieved = scf_metric_retrieved(d->refs, d->n_ref, d->img, st->nearest, d->prompts[p]);
     }
 }
 

@@ -114,11 +114,10 @@ int scf_metric_nearest(const float *img, const float *refs, int count, size_t n)
     return best;
 }
 
-gboolean scf_metric_retrieved(const float *img, const float *refs, int count, size_t n,
-                              int target)
+gboolean scf_metric_retrieved(const float *refs, int count, size_t n, int nearest, int target)
 {
-    int nearest = scf_metric_nearest(img, refs, count, n);
-    return nearest >= 0 && target >= 0 && target < count &&
-           (nearest == target ||
-            memcmp(refs + (size_t)nearest * n, refs + (size_t)target * n, n * sizeof(float)) == 0);
+    if (nearest < 0 || nearest >= count || target < 0 || target >= count)
+        return FALSE;
+    return nearest == target ||
+           memcmp(refs + (size_t)nearest * n, refs + (size_t)target * n, n * sizeof(float)) == 0;
 }

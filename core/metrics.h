@@ -34,11 +34,11 @@ double scf_metric_clipped_fraction(const float *x, size_t n);
  * images, already in range). */
 int scf_metric_nearest(const float *img, const float *refs, int count, size_t n);
 
-/* Whether img retrieves refs' image `target`: its nearest image is target or
- * one with exactly the same values. The font draws some emoji identically
- * (the flags of France and of Clipperton Island, the snowboarder in every
- * skin tone), and no sample can tell those apart. */
-gboolean scf_metric_retrieved(const float *img, const float *refs, int count, size_t n,
-                              int target);
+/* Whether an image whose nearest (scf_metric_nearest) is refs' image
+ * `nearest` retrieves refs' image `target`: nearest is target or has exactly
+ * the same values. The font draws some emoji identically (the flags of
+ * France and of Clipperton Island, the snowboarder in every skin tone), and
+ * no sample can tell those apart. */
+gboolean scf_metric_retrieved(const float *refs, int count, size_t n, int nearest, int target);
 
 G_END_DECLS

@@ -152,12 +152,14 @@ static void test_nearest(void)
 
     /* retrieval: the twin of the target counts, a merely close image does not */
     memcpy(q, refs + 3 * IMG, sizeof q);
-    g_assert_true(scf_metric_retrieved(q, refs, K, IMG, 9));
-    g_assert_true(scf_metric_retrieved(q, refs, K, IMG, 3));
-    g_assert_false(scf_metric_retrieved(q, refs, K, IMG, 4));
-    refs[9 * IMG + 5] += 1e-3f;  /* 9 is no longer 3's twin: 3 is nearer to q */
-    g_assert_false(scf_metric_retrieved(q, refs, K, IMG, 9));
-    g_assert_false(scf_metric_retrieved(q, refs, 0, IMG, 0));
+    int nearest = scf_metric_nearest(q, refs, K, IMG);
+    g_assert_true(scf_metric_retrieved(refs, K, IMG, nearest, 9));
+    g_assert_true(scf_metric_retrieved(refs, K, IMG, nearest, 3));
+    g_assert_false(scf_metric_retrieved(refs, K, IMG, nearest, 4));
+    refs[9 * IMG + 5] += 1e-3f;  /* 9 is no longer 3's twin */
+    g_assert_false(scf_metric_retrieved(refs, K, IMG, nearest, 9));
+    g_assert_false(scf_metric_retrieved(refs, K, IMG, -1, 3));   /* no images searched */
+    g_assert_false(scf_metric_retrieved(refs, K, IMG, nearest, K));
 }
 
 int main(int argc, char **argv)
