@@ -11,6 +11,7 @@ void scf_model_entry_free(scf_model_entry *e)
         return;
     g_free(e->dir);
     g_free(e->name);
+    g_free(e->teacher_name);
     g_free(e);
 }
 
@@ -82,6 +83,7 @@ static scf_model_entry *scf_model_catalog_read(const char *dir, gboolean embedde
         e->name = scf_config_string(&c, "name", NULL, FALSE);
         g_autofree char *kind = scf_config_string(&c, "kind", "teacher", FALSE);
         e->teacher = g_strcmp0(kind, "teacher") == 0;
+        e->teacher_name = scf_config_string(&c, "teacher", NULL, FALSE);
         scf_config defaults;
         if (scf_config_has(&c, "defaults") && scf_config_child(&c, "defaults", &defaults)) {
             e->default_steps = (int)scf_config_int(&defaults, "steps", 32, 1, 1000, FALSE);

@@ -11,6 +11,8 @@ typedef struct {
     char *name;              /* config.json (scflow.json) "name", else the folder's name */
     gboolean embedded;       /* shipped with the application */
     gboolean teacher;        /* config.json "kind" is "teacher" (its default) */
+    char *teacher_name;      /* a student's config.json "teacher": the name of the
+                              * model it was distilled from; NULL when not given */
     int default_steps;       /* config.json defaults, as scf_model_load reads them */
     double default_guidance;
 } scf_model_entry;

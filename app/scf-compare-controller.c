@@ -20,6 +20,7 @@ struct _ScfCompareController {
     GCancellable *job;              /* the comparison under way; NULL when idle */
     int job_steps;
     ScfComparison *shown;
+    char *listed_model;             /* the model the teacher list was last made for */
     gboolean closed;
 };
 
@@ -72,6 +73,20 @@ static void scf_compare_controller_show_models(ScfCompareController *self)
     scf_compare_view_set_models(self->view, model ? model->name : NULL,
                                 (const char *const *)ids->pdata,
                                 (const char *const *)names->pdata);
+    /* A student newly chosen on the Generate page starts beside the teacher
+     * it was distilled from, when that is listed (the embedded student and
+     * teacher); the user's choice stands until the model changes. */
+    if (model && g_strcmp0(model->dir, self->listed_model) != 0) {
+        g_free(self->listed_model);
+        self->listed_model = g_strdup(model->dir);
+        for (guint i = 0; model->teacher_name && i < self->models->len; i++) {
+            const scf_model_entry *e = self->models->pdata[i];
+            if (e->teacher && g_strcmp0(e->name, model->teacher_name) == 0) {
+                g_object_set(self->view, "teacher", e->dir, NULL);
+                break;
+            }
+        }
+    }
     scf_compare_controller_update(self);
 }
 
@@ -314,6 +329,7 @@ static void scf_compare_controller_dispose(GObject *object)
     g_clear_object(&self->job);
     g_clear_pointer(&self->models, g_ptr_array_unref);
     g_clear_pointer(&self->shown, scf_comparison_unref);
+    g_clear_pointer(&self->listed_model, g_free);
     G_OBJECT_CLASS(scf_compare_controller_parent_class)->dispose(object);
 }
 

@@ -867,7 +867,8 @@ static gboolean write_samples(scf_distiller *d, char **path_out, GError **error)
 }
 
 /* The student's config: the teacher's with kind, name and sampling defaults
- * of a one-step model (guidance is distilled in: the student runs at 1). */
+ * of a one-step model (guidance is distilled in: the student runs at 1),
+ * and the teacher's name, so that a comparison can put it beside. */
 static char *student_config(const scf_model *teacher)
 {
     JsonParser *parser = json_parser_new();
@@ -881,6 +882,7 @@ static char *student_config(const scf_model *teacher)
         g_autofree char *name = g_strconcat(base, "-scflow", NULL);
         json_object_set_string_member(o, "name", name);
         json_object_set_string_member(o, "kind", "student");
+        json_object_set_string_member(o, "teacher", teacher->name);
         JsonObject *def = json_object_new();
         json_object_set_int_member(def, "steps", 1);
         json_object_set_double_member(def, "guidance", 1.0);

@@ -14,8 +14,10 @@
 #include "scf-job-runner.h"
 #include "scf-window.h"
 #include "scflow.h"
+#include "tiny-model.h"
 #include "ui-harness.h"
 #include <glib/gstdio.h>
+#include <json-glib/json-glib.h>
 #include <string.h>
 
 /* Generous: other work may share the machine's two cores. */
@@ -314,6 +316,48 @@ static void test_quit(void)
     ui_app_quit(GTK_APPLICATION(ui_studio.app), WAIT_SECONDS);
 }
 
+static gboolean teacher_is(gpointer dir)
+{
+    g_autofree char *teacher = NULL;
+    g_object_get(view(), "teacher", &teacher, NULL);
+    return g_strcmp0(teacher, dir) == 0;
+}
+
+/* A student whose config names its teacher (as `scflow distill` writes it,
+ * and as the embedded student names the embedded teacher) starts beside that
+ * teacher, at the teacher's own step count, once chosen on Generate. */
+static void test_student_teacher(void)
+{
+    /* a folder of its own: the teacher and a student distilled from it */
+    g_autofree char *folder = g_build_filename(ui_studio.root, "distilled", NULL);
+    g_assert_cmpint(g_mkdir_with_parents(folder, 0755), ==, 0);
+    g_autofree char *teacher_src = ui_studio_model_path("tiny-teacher");
+    g_autofree char *teacher = g_build_filename(folder, "tiny-teacher", NULL);
+    g_assert_cmpint(symlink(teacher_src, teacher), ==, 0);
+    g_autoptr(GError) error = NULL;
+    g_assert_true(chk_tiny_model_write(folder, "tiny-distilled", 1, 1.0, &error));
+    g_autofree char *config = g_build_filename(folder, "tiny-distilled", "config.json", NULL);
+    g_autoptr(JsonParser) parser = json_parser_new();
+    g_assert_true(json_parser_load_from_file(parser, config, &error));
+    json_object_set_string_member(json_node_get_object(json_parser_get_root(parser)), "teacher",
+                                  "tiny-teacher");
+    g_autoptr(JsonGenerator) gen = json_generator_new();
+    json_generator_set_root(gen, json_parser_get_root(parser));
+    g_assert_true(json_generator_to_file(gen, config, &error));
+
+    g_object_set(view(), "teacher", NULL, NULL);
+    g_settings_set_string(ui_studio.settings, "default-model", "tiny-distilled");
+    g_settings_set_string(ui_studio.settings, "models-folder", folder);
+    g_assert_true(ui_wait_until(teacher_is, teacher, WAIT_SECONDS));
+    int steps = 0;
+    g_object_get(view(), "teacher-steps", &steps, NULL);
+    g_assert_cmpint(steps, ==, 8);
+    /* the user's "None" stands while the model stays */
+    g_object_set(view(), "teacher", NULL, NULL);
+    ui_run_for_ms(300);
+    g_assert_true(teacher_is(NULL));
+}
+
 /* ---- setup ---- */
 
 int main(int argc, char **argv)
@@ -332,6 +376,7 @@ int main(int argc, char **argv)
     g_test_add_func("/ui/compare/save", test_save);
     g_test_add_func("/ui/compare/teacher", test_teacher);
     g_test_add_func("/ui/compare/cancel", test_cancel);
+    g_test_add_func("/ui/compare/student-teacher", test_student_teacher);
     g_test_add_func("/ui/compare/quit", test_quit);
     return ui_studio_run();
 }
