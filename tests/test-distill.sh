@@ -34,6 +34,9 @@ cmp "$work/a/checkpoints/step-00000020.safetensors" "$work/b/checkpoints/step-00
     fail "the resumed distillation differs from the uninterrupted one"
 
 grep -q '"kind" *: *"student"' "$work/a/model/config.json" || fail "the export is not a student"
+teacher_name=$(sed -n 's/^ *"name" *: *"\([^"]*\)".*/\1/p' "$work/teacher/model/config.json" | head -n 1)
+grep -q "\"teacher\" *: *\"$teacher_name\"" "$work/a/model/config.json" ||
+    fail "the export does not name its teacher ($teacher_name)"
 "$SCFLOW" generate --model "$work/a/model" --prompt "thumbs up" --seed 1 --out "$work/one.png" -q ||
     fail "the student does not generate"
 echo "ok"
