@@ -131,8 +131,10 @@ static GPtrArray *scf_model_catalog_scan_embedded(void)
     GPtrArray *entries = g_ptr_array_new_with_free_func((GDestroyNotify)scf_model_entry_free);
     g_autofree char *default_dir = scf_model_catalog_default_dir();
     scf_model_entry *def = default_dir ? scf_model_catalog_read(default_dir, TRUE) : NULL;
-    if (def)
+    if (def) {
+        def->is_default = TRUE;
         g_ptr_array_add(entries, def);
+    }
     g_autofree char *models = scf_model_catalog_data_path("models");
     if (models)
         scf_model_catalog_add_folder(entries, models, TRUE, default_dir);
@@ -162,9 +164,7 @@ char *scf_model_catalog_setting_of(const scf_model_entry *e)
     g_autofree char *base = g_path_get_basename(e->dir);
     if (!e->embedded)
         return g_steal_pointer(&base);
-    g_autofree char *default_dir = scf_model_catalog_default_dir();
-    return g_strcmp0(default_dir, e->dir) == 0 ? g_strdup("")
-                                               : g_strconcat(SCF_MODEL_SETTING_BUILTIN, base, NULL);
+    return e->is_default ? g_strdup("") : g_strconcat(SCF_MODEL_SETTING_BUILTIN, base, NULL);
 }
 
 gboolean scf_model_catalog_entry_is(const scf_model_entry *e, const char *setting)

@@ -10,6 +10,7 @@ typedef struct {
     char *dir;               /* the model folder */
     char *name;              /* config.json (scflow.json) "name", else the folder's name */
     gboolean embedded;       /* shipped with the application */
+    gboolean is_default;     /* the embedded default (data/models/default) */
     gboolean teacher;        /* config.json "kind" is "teacher" (its default) */
     char *teacher_name;      /* a student's config.json "teacher": the name of the
                               * model it was distilled from; NULL when not given */
