@@ -347,9 +347,9 @@ static void check_attention_values(int B, int Tq, int Tk, int H, int D, int caus
                 for (int j = i + 1; j < Tk; j++)
                     g_assert_cmpfloat(c.probs[(bh * Tq + i) * Tk + j], ==, 0.0f);
 
-    /* inference path: no probs, score tiles in the workspace; the same
-     * products run in the same order, so only BLAS-internal differences
-     * could separate the two */
+    /* inference path: no probs, scores in the workspace; the same products
+     * run in the same order, so only BLAS-internal differences could
+     * separate the two */
     g_autofree float *out_inf = g_new(float, no);
     chk_cpu()->attention_forward(chk_cpu(), out_inf, NULL, c.q, c.k, c.v, B, Tq, Tk, H, D, causal);
     g_assert_true(chk_close(what, out_inf, c.out, no, 1e-6));
@@ -363,6 +363,12 @@ static void test_attention_values(void)
     check_attention_values(1, 6, 6, 2, 5, 1);    /* odd head size */
     check_attention_values(2, 6, 11, 2, 5, 0);   /* cross attention, Tq != Tk */
     check_attention_values(2, 9, 3, 4, 32, 0);   /* fewer keys than queries */
+    /* head sizes a multiple of 16 take the fused path (microkernel.h): the
+     * emoji teacher's self-attention on 16x16 tokens, and its cross-attention
+     * on 24 text tokens (keys not a multiple of the kernel's 16 columns,
+     * queries not of its 6 rows) */
+    check_attention_values(2, 256, 256, 4, 16, 0);
+    check_attention_values(3, 64, 24, 4, 16, 0);
     /* long enough that queries split into several tiles per head (a tile
      * holds ~1 MiB of scores; causal tiles stop at 64 rows and see different
      * key counts), the last one partial */

@@ -10,9 +10,12 @@
  * with threaded sgemm (the products are small, cross-attention ones tiny, and
  * a threaded sgemm per small product pays a fork and barrier each time). The
  * score tile stays near L2 size for softmax and P.V to read back, and without
- * saved probs no B*H*Tq*Tk matrix is ever stored. */
+ * saved probs no B*H*Tq*Tk matrix is ever stored. Head sizes a multiple of 16
+ * without a mask (the UNet's) take a fused path on the product kernel of
+ * microkernel.h instead (attention_head_fused). */
 #include "cpu_kernels.h"
 #include "kernel_util.h"
+#include "microkernel.h"
 #include <cblas.h>
 #ifdef _OPENMP
 #include <omp.h>
@@ -48,12 +51,78 @@ static float *thread_tiles(scf_backend *be, const char *kernel, int rows, int Tk
     return scf_cpu_workspace(be, (size_t)scf_get_threads() * rows * Tk * sizeof(float), kernel);
 }
 
+/* The fused forward of one (batch, head) and its Tq query rows, for head
+ * sizes a multiple of SCF_MK_NR and no mask: per SCF_MK_MR query
+ * rows, their scores against every key by the product kernel (K packed
+ * transposed, kt), softmax, and P.V straight into out; only SCF_MK_MR rows of
+ * scores (s) exist at a time, or the rows of the saved probs. At the UNet's
+ * head sizes (16-32) sgemm's products of K = D spent much of their time
+ * packing and clearing: on the emoji teacher's shapes (bench ops, 1 thread)
+ * the forward went from 32-34 % of sgemm's peak to 38-43 % (self-attention,
+ * 16x16 tokens), 44-46 % to 50-54 % (8x8) and 24 % to 30-32 % (cross). */
+static void attention_head_fused(float *out, float *probs, const float *q, const float *kt,
+                                 const float *v, int Tq, int Tk, int ld, int D, float scale,
+                                 float *s)
+{
+    const int panels = (Tk + SCF_MK_NR - 1) / SCF_MK_NR;
+    const ptrdiff_t sld = (ptrdiff_t)panels * SCF_MK_NR;
+    for (int i = 0; i < Tq; i += SCF_MK_MR) {
+        const int mr = MIN(SCF_MK_MR, Tq - i);
+        for (int jp = 0; jp < panels; jp++)
+            scf_mk_block(D, scale, q + (size_t)i * ld, ld, 1, kt + (size_t)jp * D * SCF_MK_NR,
+                         SCF_MK_NR, s + jp * SCF_MK_NR, sld, mr);
+        float *p = probs ? probs + (size_t)i * Tk : s;
+        const ptrdiff_t pld = probs ? Tk : sld;
+        for (int r = 0; r < mr; r++)
+            scf_cpu_softmax_row(p + r * pld, s + r * sld, Tk);
+        for (int d = 0; d < D; d += SCF_MK_NR)
+            scf_mk_block(Tk, 1.0f, p, pld, 1, v + d, ld, out + (size_t)i * ld + d, ld, mr);
+    }
+}
+
+/* kt[j/NR*(D*NR) + d*NR + j%NR] = k[j*ld + d], keys past Tk zero: K^T in
+ * the panels the product kernel reads. */
+static void attention_pack_keys(float *kt, const float *k, int Tk, int ld, int D)
+{
+    const int panels = (Tk + SCF_MK_NR - 1) / SCF_MK_NR;
+    for (int jp = 0; jp < panels; jp++)
+        for (int d = 0; d < D; d++)
+            for (int j = 0; j < SCF_MK_NR; j++) {
+                const int key = jp * SCF_MK_NR + j;
+                kt[((size_t)jp * D + d) * SCF_MK_NR + j] = key < Tk ? k[(size_t)key * ld + d] : 0.0f;
+            }
+}
+
 void scf_cpu_attention_forward(scf_backend *be, float *out, float *probs,
                                const float *q, const float *k, const float *v,
                                int B, int Tq, int Tk, int H, int D, int causal)
 {
     const int ld = H * D;
     const float scale = 1.0f / sqrtf((float)D);
+    if (!causal && D % SCF_MK_NR == 0) {
+        /* per thread: K^T of one (batch, head), and SCF_MK_MR rows of scores */
+        const int panels = (Tk + SCF_MK_NR - 1) / SCF_MK_NR;
+        const size_t per_thread = (size_t)panels * SCF_MK_NR * (D + SCF_MK_MR);
+        float *fws = scf_cpu_workspace(be, scf_get_threads() * per_thread * sizeof(float),
+                                       "attention_forward");
+        if (!fws) {
+            scf_cpu_fill(be, out, NAN, (size_t)B * Tq * ld);
+            return;
+        }
+#pragma omp parallel for schedule(dynamic) if (B * H > 1)
+        for (int bh = 0; bh < B * H; bh++) {
+            const int b = bh / H, h = bh % H;
+            float *kt = fws + (size_t)thread_id() * per_thread;
+            attention_pack_keys(kt, k + (size_t)b * Tk * ld + (size_t)h * D, Tk, ld, D);
+            attention_head_fused(out + (size_t)b * Tq * ld + (size_t)h * D,
+                                 probs ? probs + (size_t)bh * Tq * Tk : NULL,
+                                 q + (size_t)b * Tq * ld + (size_t)h * D, kt,
+                                 v + (size_t)b * Tk * ld + (size_t)h * D, Tq, Tk, ld, D, scale,
+                                 kt + (size_t)panels * SCF_MK_NR * D);
+        }
+        return;
+    }
+
     const int rows = tile_rows(Tq, Tk, causal);
     const int tiles = (Tq + rows - 1) / rows;
     const long items = (long)B * H * tiles;

@@ -6,17 +6,25 @@
  * right and bottom edges are read as zeros) becomes V = Bᵀ d B, a filter g
  * becomes U = G g Gᵀ, and for each of the 36 points ξ the sum over input
  * channels is one product M[ξ] = U[ξ] V[ξ] (out channels x in channels times
- * in channels x tiles, cblas_sgemm); an output tile is Aᵀ M A. The input
- * gradient of this convolution is the same kind of convolution (dout by the
- * filters transposed and flipped), so it goes through the same code; the
- * weight gradient is dU[ξ] = Σ_tiles dM[ξ] V[ξ]ᵀ with dM = A dY Aᵀ, and then
+ * in channels x tiles); an output tile is Aᵀ M A. These products are this
+ * file's own (microkernel.h), on U and V laid out as it reads them best:
+ * sgemm repacked both on every call and cleared M before adding into it. With
+ * that, the 4x4 transposes in vectors (wg_transpose4) and filters
+ * transformed once for all threads, forward and input gradient went 13-18 %
+ * faster at the teacher's 32 and 64 channels (bench ops, 1 thread), ~3 % at
+ * 128 (8x8 maps, where the transforms weigh most) and ~16 % at SD1.5's 320
+ * channels; and a tile's result no longer depends on how the batch is split
+ * into blocks. The input gradient of this convolution is the same kind of
+ * convolution (dout by the filters transposed and flipped), so it goes
+ * through the same code; the weight gradient is dU[ξ] = Σ_tiles dM[ξ] V[ξ]ᵀ
+ * with dM = A dY Aᵀ (by cblas_sgemm, V then laid out row by row), and then
  * dg = Gᵀ dU G.
  *
  * Nothing is cached between calls: the filters are transformed per call in
  * chunks of output channels, as the transform of SD1.5's 1280x1280 filters
  * alone would take 236 MB. Threads take blocks of tiles (or, with fewer
- * blocks than threads, groups of chunks of output channels) and run
- * single-threaded sgemm on their private transforms.
+ * blocks than threads, groups of chunks of output channels); when one chunk
+ * holds every filter, all threads transform it together first and share it.
  *
  * Accuracy (max |err| / max |ref| against a float64 direct convolution,
  * N(0,1) input, weights N(0, 1/(9 Cin)), each algorithm modelled in numpy
@@ -41,6 +49,7 @@
  * instead of 4 floats per output pixel), are the point, so F(4x4) it is. */
 #include "conv2d_winograd.h"
 #include "kernel_util.h"
+#include "microkernel.h"
 #include <cblas.h>
 #include <omp.h>
 #include <string.h>
@@ -48,6 +57,8 @@
 #define WG_OUT 4   /* output tile side */
 #define WG_IN 6    /* input tile side */
 #define WG_PTS 36  /* WG_IN * WG_IN transform points */
+#define WG_MR SCF_MK_MR  /* the product kernel's output channels (rows of M) */
+#define WG_NR SCF_MK_NR  /* the product kernel's tiles (columns of M) */
 
 /* Work-item sizes: a block is about WG_BLOCK_TILES tiles (whole tile rows)
  * and its transformed input at most WG_V_BYTES, unless one tile row is
@@ -77,6 +88,9 @@
 #define WG_MIN_TILES 32
 #define WG_MIN_TILES_DW 64
 #define WG_MAX_CIN_DW 640
+
+typedef float wg_v4 __attribute__((vector_size(16), aligned(4)));
+typedef int wg_i4 __attribute__((vector_size(16)));
 
 /* ---- the 1-D transforms (the 2-D ones apply them along columns, then rows) ---- */
 
@@ -171,6 +185,7 @@ typedef struct {
     int rows;         /* tile rows per block; rows are numbered img*th + ty over the batch */
     int nblocks;
     int tb;           /* tiles in a full block: rows * tw */
+    int tp;           /* tb rounded up to whole panels of WG_NR tiles */
     int cb, nchunks;  /* output channels per chunk */
     int groups;       /* the forward's items per block: groups of its chunks */
     int threads;
@@ -193,15 +208,16 @@ static size_t wg_stride(size_t n)
  * tiles plus a spare slot (wg_gather_row). */
 static size_t wg_phase_stride(const wg_plan *p)
 {
-    return (size_t)p->tb + 1;
+    return (size_t)p->tp + 1;
 }
 
 /* Floats of workspace per thread: U or dU, V, M or dM, and the scratch of
- * the transforms: two sets of 36 planes of tiles or of filters (Cin wide),
- * and an image row. */
+ * the transforms: two sets of 36 planes of tiles, or a panel of filters
+ * (27 x WG_MR x Cin: wg_filter_chunk), and an image row. */
 static size_t wg_thread_floats(const wg_plan *p)
 {
-    const size_t planes = MAX(wg_phase_stride(p), (size_t)p->Cin);
+    const size_t filters = (27 * WG_MR + 2 * WG_PTS - 1) / (2 * WG_PTS) * (size_t)p->Cin;
+    const size_t planes = MAX(wg_phase_stride(p), filters);
     return WG_PTS * (p->us + p->vs + p->ms + 2 * planes) + (size_t)WG_OUT * (p->tw + 1);
 }
 
@@ -225,6 +241,7 @@ static wg_plan wg_plan_make(int B, int Cin, int H, int W, int Cout, gboolean sha
     p.rows = (total + p.nblocks - 1) / p.nblocks;
     p.nblocks = (total + p.rows - 1) / p.rows;
     p.tb = p.rows * p.tw;
+    p.tp = (p.tb + WG_NR - 1) / WG_NR * WG_NR;
 
     const size_t per_channel = (size_t)WG_PTS * Cin * sizeof(float);
     const int per_chunk = (int)MAX(1, WG_U_BYTES / per_channel);
@@ -237,9 +254,9 @@ static wg_plan wg_plan_make(int B, int Cin, int H, int W, int Cout, gboolean sha
     p.cb = (Cout + p.nchunks - 1) / p.nchunks;
     p.nchunks = (Cout + p.cb - 1) / p.cb;
 
-    p.us = wg_stride((size_t)p.cb * Cin);
-    p.vs = wg_stride((size_t)Cin * p.tb);
-    p.ms = wg_stride((size_t)p.cb * p.tb);
+    p.us = wg_stride((size_t)(p.cb + WG_MR - 1) / WG_MR * WG_MR * Cin);
+    p.vs = wg_stride((size_t)Cin * p.tp);
+    p.ms = wg_stride((size_t)p.cb * p.tp);
     return p;
 }
 
@@ -253,6 +270,24 @@ static void wg_block_rows(const wg_plan *p, int b, int *r0, int *r1)
 /* ---- the 2-D transforms of a block's tiles, for one channel ----
  * A block's tiles are the lanes: the column pass runs over every tile of the
  * block at once and so does the row pass, whatever the width of the map. */
+
+/* dst[k*ds + j] = src[j*ss + k] for j, k < 4: a 4x4 transpose in vectors,
+ * between a row of tiles' pixels and their phases (wg_gather_row,
+ * wg_tiles_out), which GCC's plain loops left scalar: on small maps the
+ * transforms' costliest part. */
+static inline void wg_transpose4(const float *src, size_t ss, float *dst, size_t ds)
+{
+    const wg_v4 r0 = *(const wg_v4 *)src, r1 = *(const wg_v4 *)(src + ss);
+    const wg_v4 r2 = *(const wg_v4 *)(src + 2 * ss), r3 = *(const wg_v4 *)(src + 3 * ss);
+    const wg_v4 t0 = __builtin_shuffle(r0, r1, (wg_i4){ 0, 4, 1, 5 });
+    const wg_v4 t1 = __builtin_shuffle(r0, r1, (wg_i4){ 2, 6, 3, 7 });
+    const wg_v4 t2 = __builtin_shuffle(r2, r3, (wg_i4){ 0, 4, 1, 5 });
+    const wg_v4 t3 = __builtin_shuffle(r2, r3, (wg_i4){ 2, 6, 3, 7 });
+    *(wg_v4 *)dst = __builtin_shuffle(t0, t2, (wg_i4){ 0, 1, 4, 5 });
+    *(wg_v4 *)(dst + ds) = __builtin_shuffle(t0, t2, (wg_i4){ 2, 3, 6, 7 });
+    *(wg_v4 *)(dst + 2 * ds) = __builtin_shuffle(t1, t3, (wg_i4){ 0, 1, 4, 5 });
+    *(wg_v4 *)(dst + 3 * ds) = __builtin_shuffle(t1, t3, (wg_i4){ 2, 3, 6, 7 });
+}
 
 /* Row y of a plane under the tiles of one tile row, by column phase: phase
  * k of tile tx (k < nk) is column 4 tx + k - off, zero outside the plane,
@@ -277,7 +312,10 @@ static void wg_gather_row(const wg_plan *p, const float *plane, int y, int off, 
         line[off + x] = src[x];
     for (int x = off + p->W; x < WG_OUT * n; x++)
         line[x] = 0.0f;
-    for (int x = 0; x < n; x++)
+    int x = 0;
+    for (; x + 4 <= n; x += 4)
+        wg_transpose4(line + WG_OUT * x, WG_OUT, dst + x, np);
+    for (; x < n; x++)
         for (int q = 0; q < WG_OUT; q++)
             dst[q * np + x] = line[WG_OUT * x + q];
     for (int k = WG_OUT; k < nk; k++)
@@ -289,14 +327,20 @@ static void wg_gather_row(const wg_plan *p, const float *plane, int y, int off, 
  * for input tiles (nk = 6, off = 1: the padding), A for output-gradient
  * tiles (nk = 4, off = 0). Tile t of block rows [r0, r1) reads rows and
  * columns from 4 ty - off, 4 tx - off of its image's plane, at
- * plane + img*img_stride; point ξ goes to dst[ξ*xs + t]. */
+ * plane + img*img_stride; point ξ goes to dst[ξ*xs + t], or with a
+ * panel_stride, to dst[ξ*xs + t/WG_NR*panel_stride + t%WG_NR] (the kernel's
+ * layout: the last panel's lanes past the block's tiles are finite filler). */
 static inline __attribute__((always_inline)) void
 wg_tiles_in(const wg_plan *p, wg_1d f, int nk, int off, const float *plane,
-            size_t img_stride, int r0, int r1, float *dst, size_t xs, float *scratch)
+            size_t img_stride, int r0, int r1, float *dst, size_t xs, size_t panel_stride,
+            float *scratch)
 {
     const size_t np = wg_phase_stride(p);
-    const int n = (r1 - r0) * p->tw;
+    int n = (r1 - r0) * p->tw;
     float *x = scratch, *col = x + WG_PTS * np, *line = col + WG_PTS * np;
+    const int lanes = panel_stride ? (n + WG_NR - 1) / WG_NR * WG_NR : n;
+    for (int k = 0; k < WG_IN * nk && lanes > n; k++)
+        memset(x + k * np + n, 0, (size_t)(lanes - n) * sizeof(float));
     /* x[(r*nk + k)*np + t]: row r, column k of tile t */
     for (int r = r0; r < r1; r++) {
         const int img = r / p->th, ty = r % p->th;
@@ -308,11 +352,20 @@ wg_tiles_in(const wg_plan *p, wg_1d f, int nk, int off, const float *plane,
     wg_offsets(rows, (ptrdiff_t)(nk * np));
     wg_offsets(cols, (ptrdiff_t)np);
     /* col[(i*nk + k)*np + t]: T along the columns */
+    n = lanes;
     for (int k = 0; k < nk; k++)
         wg_apply(f, x + k * np, rows, col + k * np, (ptrdiff_t)(nk * np), n);
-    for (int i = 0; i < WG_IN; i++)
-        wg_apply(f, col + (size_t)i * nk * np, cols, dst + (size_t)i * WG_IN * xs,
-                 (ptrdiff_t)xs, n);
+    for (int i = 0; i < WG_IN; i++) {
+        const float *src = col + (size_t)i * nk * np;
+        float *out = dst + (size_t)i * WG_IN * xs;
+        if (!panel_stride) {
+            wg_apply(f, src, cols, out, (ptrdiff_t)xs, n);
+            continue;
+        }
+        for (int t = 0; t < n; t += WG_NR)
+            wg_apply(f, src + t, cols, out + (size_t)t / WG_NR * panel_stride, (ptrdiff_t)xs,
+                     WG_NR);
+    }
 }
 
 /* Y = Aᵀ M A of the block's tiles (point ξ of tile t at m[ξ*xs + t]) into
@@ -338,9 +391,13 @@ static void wg_tiles_out(const wg_plan *p, const float *m, size_t xs, float bias
         const int img = r / p->th, ty = r % p->th;
         const float *tiles = y + (size_t)(r - r0) * p->tw;
         for (int i = 0; i < MIN(WG_OUT, p->H - WG_OUT * ty); i++) {
-            for (int x = 0; x < p->tw; x++)
+            const float *pix = tiles + (size_t)i * WG_OUT * np;
+            int x = 0;
+            for (; x + 4 <= p->tw; x += 4)
+                wg_transpose4(pix + x, np, line + WG_OUT * x, WG_OUT);
+            for (; x < p->tw; x++)
                 for (int j = 0; j < WG_OUT; j++)
-                    line[WG_OUT * x + j] = tiles[(size_t)(i * WG_OUT + j) * np + x];
+                    line[WG_OUT * x + j] = pix[(size_t)j * np + x];
             float *restrict dst = plane + img * img_stride + (size_t)(WG_OUT * ty + i) * p->W;
             if (accumulate) {
                 for (int x = 0; x < p->W; x++)
@@ -362,45 +419,59 @@ typedef struct {
     ptrdiff_t base, so, si, sh, sw;
 } wg_filter;
 
-/* U = G g Gᵀ of output channels [o0, o0 + cb) from all nin input channels:
- * point ξ of (o, i) goes to u[ξ*xs + (o - o0)*nin + i]. The input channels
- * are the lanes: the filters of one output channel are first laid out tap
- * by tap (g[tap*nin + i]). */
+/* U = G g Gᵀ of output channels [o0, o0 + cb) from all nin input channels,
+ * in panels of WG_MR channels for the product kernel: point ξ of (o, i), o counted
+ * from o0, goes to u[ξ*xs + o/WG_MR*(nin*WG_MR) + i*WG_MR + o%WG_MR], the
+ * last panel padded with zero filters. A panel's filters are first laid out
+ * tap by tap in that same order (g[tap*lanes + i*WG_MR + o%WG_MR]), so the
+ * transforms run over a panel at once and write it as it stays. */
 static void wg_filter_chunk(const wg_filter *f, const float *w, int o0, int cb, int nin,
                             float *u, size_t xs, float *scratch)
 {
-    float *g = scratch, *t = g + 9 * nin;
+    const int lanes = nin * WG_MR;
+    float *g = scratch, *t = g + 9 * lanes;
     ptrdiff_t rows[WG_IN], cols[WG_IN];
-    wg_offsets(rows, 3 * (ptrdiff_t)nin);
-    wg_offsets(cols, nin);
-    for (int o = 0; o < cb; o++) {
-        const float *wo = w + f->base + (o0 + o) * f->so;
-        for (int tap = 0; tap < 9; tap++) {
-            const float *wt = wo + tap / 3 * f->sh + tap % 3 * f->sw;
-            for (int i = 0; i < nin; i++)
-                g[tap * nin + i] = wt[i * f->si];
-        }
-        /* t[(a*3 + kw)*nin + i] = (G g)[a][kw], then U = (G g) Gᵀ */
+    wg_offsets(rows, 3 * (ptrdiff_t)lanes);
+    wg_offsets(cols, lanes);
+    for (int q = 0; q < cb; q += WG_MR) {
+        for (int r = 0; r < WG_MR; r++)
+            for (int tap = 0; tap < 9; tap++) {
+                float *gt = g + tap * lanes + r;
+                const float *wt = w + f->base + (o0 + q + r) * f->so + tap / 3 * f->sh +
+                                  tap % 3 * f->sw;
+                for (int i = 0; i < nin; i++)
+                    gt[i * WG_MR] = q + r < cb ? wt[i * f->si] : 0.0f;
+            }
+        /* t[(a*3 + kw)*lanes + l] = (G g)[a][kw], then U = (G g) Gᵀ */
         for (int kw = 0; kw < 3; kw++)
-            wg_apply(wg_g, g + kw * nin, rows, t + kw * nin, 3 * (ptrdiff_t)nin, nin);
+            wg_apply(wg_g, g + kw * lanes, rows, t + kw * lanes, 3 * (ptrdiff_t)lanes, lanes);
         for (int a = 0; a < WG_IN; a++)
-            wg_apply(wg_g, t + a * 3 * nin, cols, u + a * WG_IN * xs + (size_t)o * nin,
-                     (ptrdiff_t)xs, nin);
+            wg_apply(wg_g, t + a * 3 * lanes, cols, u + a * WG_IN * xs + (size_t)q * nin,
+                     (ptrdiff_t)xs, lanes);
     }
 }
 
 /* ---- the convolution: forward, and input gradient ---- */
 
-/* V of the tiles of block b for all Cin input planes: v[ξ*vs + c*n + t]. */
-static void wg_input_block(const wg_plan *p, const float *in, int b, float *v, float *scratch)
+/* V of the tiles of block b for all Cin input planes: in panels for the
+ * product kernel, v[ξ*vs + t/WG_NR*(Cin*WG_NR) + c*WG_NR + t%WG_NR]; or, for
+ * sgemm, row by row, v[ξ*vs + c*n + t]. */
+static void wg_input_block(const wg_plan *p, const float *in, int b, gboolean panels, float *v,
+                           float *scratch)
 {
     int r0, r1;
     wg_block_rows(p, b, &r0, &r1);
     const int n = (r1 - r0) * p->tw;
     const size_t hw = (size_t)p->H * p->W;
-    for (int c = 0; c < p->Cin; c++)
-        wg_tiles_in(p, wg_bt, WG_IN, 1, in + c * hw, p->Cin * hw, r0, r1, v + (size_t)c * n,
-                    p->vs, scratch);
+    const size_t panel = (size_t)p->Cin * WG_NR;
+    for (int c = 0; c < p->Cin; c++) {
+        if (panels)
+            wg_tiles_in(p, wg_bt, WG_IN, 1, in + c * hw, p->Cin * hw, r0, r1,
+                        v + (size_t)c * WG_NR, p->vs, panel, scratch);
+        else
+            wg_tiles_in(p, wg_bt, WG_IN, 1, in + c * hw, p->Cin * hw, r0, r1,
+                        v + (size_t)c * n, p->vs, 0, scratch);
+    }
 }
 
 /* M = U V for the output channels of a chunk and the tiles of block b,
@@ -413,12 +484,17 @@ static void wg_conv_chunk(const wg_plan *p, float *out, const float *bias, int a
     wg_block_rows(p, b, &r0, &r1);
     const int n = (r1 - r0) * p->tw;
     const int o0 = chunk * p->cb, cb = MIN(p->cb, p->Cout - o0);
+    const int lanes = (n + WG_NR - 1) / WG_NR * WG_NR;
     const size_t hw = (size_t)p->H * p->W;
+    /* a panel of V (Cin x WG_NR) stays in L1 while U's panels pass by */
     for (int x = 0; x < WG_PTS; x++)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, cb, n, p->Cin, 1.0f,
-                    u + x * p->us, p->Cin, v + x * p->vs, n, 0.0f, m + x * p->ms, n);
+        for (int t = 0; t < lanes; t += WG_NR)
+            for (int o = 0; o < cb; o += WG_MR)
+                scf_mk_block(p->Cin, 1.0f, u + x * p->us + (size_t)o * p->Cin, 1, WG_MR,
+                             v + x * p->vs + (size_t)t * p->Cin, WG_NR,
+                             m + x * p->ms + (size_t)o * lanes + t, lanes, MIN(WG_MR, cb - o));
     for (int o = 0; o < cb; o++)
-        wg_tiles_out(p, m + (size_t)o * n, p->ms, bias ? bias[o0 + o] : 0.0f, accumulate,
+        wg_tiles_out(p, m + (size_t)o * lanes, p->ms, bias ? bias[o0 + o] : 0.0f, accumulate,
                      out + (o0 + o) * hw, p->Cout * hw, r0, r1, scratch);
 }
 
@@ -431,17 +507,29 @@ static void wg_conv(scf_backend *be, const wg_plan *p, float *out, const float *
     const int items = p->nblocks * p->groups;
     const int nt = MIN(p->threads, items);
     const size_t per_thread = wg_thread_floats(p);
-    float *ws = scf_cpu_workspace(be, per_thread * nt * sizeof(float), op);
+    /* Filters of one chunk are transformed once, by all threads, into U
+     * that all share: each thread transforming them for itself cost as much
+     * as the products on 8x8 maps (128 channels, 64 tiles a thread), and
+     * did not shrink with more threads. */
+    const gboolean shared = p->nchunks == 1;
+    const size_t shared_u = shared ? WG_PTS * p->us : 0;
+    float *ws = scf_cpu_workspace(be, (shared_u + per_thread * nt) * sizeof(float), op);
     if (!ws)
         return;
 
-    /* a single team member runs outside any active region: OpenBLAS then
-     * threads the products */
     #pragma omp parallel num_threads(nt) if (nt > 1)
     {
-        float *u = ws + per_thread * omp_get_thread_num();
+        float *u = ws + shared_u + per_thread * omp_get_thread_num();
         float *v = u + WG_PTS * p->us, *m = v + WG_PTS * p->vs, *scratch = m + WG_PTS * p->ms;
         int have_chunk = -1, have_block = -1;
+        if (shared) {
+            #pragma omp for schedule(static)
+            for (int o = 0; o < p->Cout; o += WG_MR)
+                wg_filter_chunk(f, w, o, MIN(WG_MR, p->Cout - o), p->Cin, ws + (size_t)o * p->Cin,
+                                p->us, scratch);
+            u = ws;
+            have_chunk = 0;
+        }
         /* An item is a block and a group of chunks: the input transform of a
          * block is its costliest part to redo (per tile, 36 points per input
          * channel against the products' 36 per output channel of the chunk);
@@ -451,7 +539,7 @@ static void wg_conv(scf_backend *be, const wg_plan *p, float *out, const float *
         for (int it = 0; it < items; it++) {
             const int b = it / p->groups, g = it % p->groups;
             if (b != have_block) {
-                wg_input_block(p, in, b, v, scratch);
+                wg_input_block(p, in, b, TRUE, v, scratch);
                 have_block = b;
             }
             const int c0 = g * p->nchunks / p->groups, c1 = (g + 1) * p->nchunks / p->groups;
@@ -480,10 +568,10 @@ static void wg_weight_grad_block(const wg_plan *p, const float *dout, const floa
     wg_block_rows(p, b, &r0, &r1);
     const int n = (r1 - r0) * p->tw;
     const size_t hw = (size_t)p->H * p->W;
-    wg_input_block(p, in, b, v, scratch);
+    wg_input_block(p, in, b, FALSE, v, scratch);
     for (int o = 0; o < cb; o++)
         wg_tiles_in(p, wg_a, WG_OUT, 0, dout + (o0 + o) * hw, p->Cout * hw, r0, r1,
-                    dm + (size_t)o * n, p->ms, scratch);
+                    dm + (size_t)o * n, p->ms, 0, scratch);
     for (int x = 0; x < WG_PTS; x++)
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, cb, p->Cin, n, 1.0f,
                     dm + x * p->ms, n, v + x * p->vs, n, beta, du + x * p->us, p->Cin);
