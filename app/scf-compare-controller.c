@@ -21,6 +21,7 @@ struct _ScfCompareController {
     int job_steps;
     ScfComparison *shown;
     char *listed_model;             /* the model the teacher list was last made for */
+    char *followed_prompt;          /* the Generate page's prompt last copied here */
     gboolean closed;
 };
 
@@ -117,6 +118,21 @@ static void scf_compare_controller_rescan(ScfCompareController *self)
     g_autoptr(GTask) task = g_task_new(self, self->scan, scf_compare_controller_scanned, NULL);
     g_task_set_task_data(task, scf_model_catalog_folder(setting), g_free);
     g_task_run_in_thread(task, scf_compare_controller_scan_thread);
+}
+
+/* The page offers the Generate page's prompt, so that comparing what was just
+ * generated takes no typing: it follows that prompt for as long as the user
+ * has not typed another here (or has emptied it). */
+static void scf_compare_controller_generate_prompt_changed(ScfCompareController *self)
+{
+    g_autofree char *generate = NULL, *here = NULL;
+    g_object_get(self->generate_view, "prompt", &generate, NULL);
+    g_object_get(self->view, "prompt", &here, NULL);
+    if (here && *here && g_strcmp0(here, self->followed_prompt) != 0)
+        return;
+    g_object_set(self->view, "prompt", generate, NULL);
+    g_free(self->followed_prompt);
+    self->followed_prompt = g_steal_pointer(&generate);
 }
 
 /* A model the catalog read before it was added is found by reading it again. */
@@ -330,6 +346,7 @@ static void scf_compare_controller_dispose(GObject *object)
     g_clear_pointer(&self->models, g_ptr_array_unref);
     g_clear_pointer(&self->shown, scf_comparison_unref);
     g_clear_pointer(&self->listed_model, g_free);
+    g_clear_pointer(&self->followed_prompt, g_free);
     G_OBJECT_CLASS(scf_compare_controller_parent_class)->dispose(object);
 }
 
@@ -373,6 +390,9 @@ ScfCompareController *scf_compare_controller_attach(GtkApplicationWindow *window
     g_signal_connect_object(generate_view, "notify::model",
                             G_CALLBACK(scf_compare_controller_generate_model_changed), self,
                             G_CONNECT_SWAPPED);
+    g_signal_connect_object(generate_view, "notify::prompt",
+                            G_CALLBACK(scf_compare_controller_generate_prompt_changed), self,
+                            G_CONNECT_SWAPPED);
     g_signal_connect_object(view, "notify::teacher",
                             G_CALLBACK(scf_compare_controller_teacher_changed), self,
                             G_CONNECT_SWAPPED);
@@ -384,6 +404,7 @@ ScfCompareController *scf_compare_controller_attach(GtkApplicationWindow *window
                             G_CALLBACK(scf_compare_controller_window_destroyed), self,
                             G_CONNECT_SWAPPED);
     scf_compare_controller_update(self);
+    scf_compare_controller_generate_prompt_changed(self);
     scf_compare_controller_rescan(self);
     return self;
 }

@@ -358,6 +358,32 @@ static void test_student_teacher(void)
     g_assert_true(teacher_is(NULL));
 }
 
+static gboolean prompt_is(gpointer text)
+{
+    g_autofree char *prompt = NULL;
+    g_object_get(view(), "prompt", &prompt, NULL);
+    return g_strcmp0(prompt, text) == 0;
+}
+
+/* The page takes the Generate page's prompt until the user types another. */
+static void test_prompt_follows(void)
+{
+    ScfGenerateView *generate = scf_window_get_generate_view(ui_studio_window());
+    g_object_set(view(), "prompt", "", NULL);
+    g_object_set(generate, "prompt", "cat face", NULL);
+    g_assert_true(prompt_is("cat face"));
+    g_object_set(generate, "prompt", "red heart", NULL);
+    g_assert_true(prompt_is("red heart"));
+    /* typed here: it stays */
+    g_object_set(view(), "prompt", "rocket", NULL);
+    g_object_set(generate, "prompt", "thumbs up", NULL);
+    g_assert_true(prompt_is("rocket"));
+    /* emptied here: it follows again */
+    g_object_set(view(), "prompt", "", NULL);
+    g_object_set(generate, "prompt", "grinning face", NULL);
+    g_assert_true(prompt_is("grinning face"));
+}
+
 /* ---- setup ---- */
 
 int main(int argc, char **argv)
@@ -377,6 +403,7 @@ int main(int argc, char **argv)
     g_test_add_func("/ui/compare/teacher", test_teacher);
     g_test_add_func("/ui/compare/cancel", test_cancel);
     g_test_add_func("/ui/compare/student-teacher", test_student_teacher);
+    g_test_add_func("/ui/compare/prompt-follows", test_prompt_follows);
     g_test_add_func("/ui/compare/quit", test_quit);
     return ui_studio_run();
 }
