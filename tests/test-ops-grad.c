@@ -369,6 +369,8 @@ static void test_attention_values(void)
      * queries not of its 6 rows) */
     check_attention_values(2, 256, 256, 4, 16, 0);
     check_attention_values(3, 64, 24, 4, 16, 0);
+    /* one head: its query rows split between the threads */
+    check_attention_values(1, 150, 40, 1, 16, 0);
     /* long enough that queries split into several tiles per head (a tile
      * holds ~1 MiB of scores; causal tiles stop at 64 rows and see different
      * key counts), the last one partial */

@@ -12,7 +12,7 @@
  * score tile stays near L2 size for softmax and P.V to read back, and without
  * saved probs no B*H*Tq*Tk matrix is ever stored. Head sizes a multiple of 16
  * without a mask (the UNet's) take a fused path on the product kernel of
- * microkernel.h instead (attention_head_fused). */
+ * microkernel.h instead (attention_rows_fused). */
 #include "cpu_kernels.h"
 #include "kernel_util.h"
 #include "microkernel.h"
@@ -51,8 +51,8 @@ static float *thread_tiles(scf_backend *be, const char *kernel, int rows, int Tk
     return scf_cpu_workspace(be, (size_t)scf_get_threads() * rows * Tk * sizeof(float), kernel);
 }
 
-/* The fused forward of one (batch, head) and its Tq query rows, for head
- * sizes a multiple of SCF_MK_NR and no mask: per SCF_MK_MR query
+/* The fused forward of Tq query rows of one (batch, head), for head sizes a
+ * multiple of SCF_MK_NR and no mask: per SCF_MK_MR query
  * rows, their scores against every key by the product kernel (K packed
  * transposed, kt), softmax, and P.V straight into out; only SCF_MK_MR rows of
  * scores (s) exist at a time, or the rows of the saved probs. At the UNet's
@@ -60,7 +60,7 @@ static float *thread_tiles(scf_backend *be, const char *kernel, int rows, int Tk
  * packing and clearing: on the emoji teacher's shapes (bench ops, 1 thread)
  * the forward went from 32-34 % of sgemm's peak to 38-43 % (self-attention,
  * 16x16 tokens), 44-46 % to 50-54 % (8x8) and 24 % to 30-32 % (cross). */
-static void attention_head_fused(float *out, float *probs, const float *q, const float *kt,
+static void attention_rows_fused(float *out, float *probs, const float *q, const float *kt,
                                  const float *v, int Tq, int Tk, int ld, int D, float scale,
                                  float *s)
 {
@@ -100,25 +100,32 @@ void scf_cpu_attention_forward(scf_backend *be, float *out, float *probs,
     const int ld = H * D;
     const float scale = 1.0f / sqrtf((float)D);
     if (!causal && D % SCF_MK_NR == 0) {
-        /* per thread: K^T of one (batch, head), and SCF_MK_MR rows of scores */
+        /* Items are a (batch, head)'s query rows, whole heads where there
+         * are enough of them for the threads; each packs its K^T (Tk x D,
+         * small next to its rows' products) and SCF_MK_MR rows of scores. */
+        const int heads = B * H, threads = scf_get_threads();
+        const int per_head = MAX(1, MIN((Tq + 47) / 48, (4 * threads + heads - 1) / heads));
+        const int rows = ((Tq + per_head - 1) / per_head + SCF_MK_MR - 1) / SCF_MK_MR * SCF_MK_MR;
         const int panels = (Tk + SCF_MK_NR - 1) / SCF_MK_NR;
         const size_t per_thread = (size_t)panels * SCF_MK_NR * (D + SCF_MK_MR);
-        float *fws = scf_cpu_workspace(be, scf_get_threads() * per_thread * sizeof(float),
+        float *fws = scf_cpu_workspace(be, threads * per_thread * sizeof(float),
                                        "attention_forward");
         if (!fws) {
             scf_cpu_fill(be, out, NAN, (size_t)B * Tq * ld);
             return;
         }
-#pragma omp parallel for schedule(dynamic) if (B * H > 1)
-        for (int bh = 0; bh < B * H; bh++) {
-            const int b = bh / H, h = bh % H;
+#pragma omp parallel for schedule(dynamic) if (heads * per_head > 1)
+        for (int it = 0; it < heads * per_head; it++) {
+            const int bh = it / per_head, b = bh / H, h = bh % H, i0 = it % per_head * rows;
+            if (i0 >= Tq)
+                continue;
             float *kt = fws + (size_t)thread_id() * per_thread;
             attention_pack_keys(kt, k + (size_t)b * Tk * ld + (size_t)h * D, Tk, ld, D);
-            attention_head_fused(out + (size_t)b * Tq * ld + (size_t)h * D,
-                                 probs ? probs + (size_t)bh * Tq * Tk : NULL,
-                                 q + (size_t)b * Tq * ld + (size_t)h * D, kt,
-                                 v + (size_t)b * Tk * ld + (size_t)h * D, Tq, Tk, ld, D, scale,
-                                 kt + (size_t)panels * SCF_MK_NR * D);
+            attention_rows_fused(out + ((size_t)b * Tq + i0) * ld + (size_t)h * D,
+                                 probs ? probs + ((size_t)bh * Tq + i0) * Tk : NULL,
+                                 q + ((size_t)b * Tq + i0) * ld + (size_t)h * D, kt,
+                                 v + (size_t)b * Tk * ld + (size_t)h * D, MIN(rows, Tq - i0), Tk,
+                                 ld, D, scale, kt + (size_t)panels * SCF_MK_NR * D);
         }
         return;
     }
