@@ -437,10 +437,15 @@ static void wg_filter_chunk(const wg_filter *f, const float *w, int o0, int cb, 
         for (int r = 0; r < WG_MR; r++)
             for (int tap = 0; tap < 9; tap++) {
                 float *gt = g + tap * lanes + r;
+                if (q + r >= cb) {
+                    for (int i = 0; i < nin; i++)
+                        gt[i * WG_MR] = 0.0f;
+                    continue;
+                }
                 const float *wt = w + f->base + (o0 + q + r) * f->so + tap / 3 * f->sh +
                                   tap % 3 * f->sw;
                 for (int i = 0; i < nin; i++)
-                    gt[i * WG_MR] = q + r < cb ? wt[i * f->si] : 0.0f;
+                    gt[i * WG_MR] = wt[i * f->si];
             }
         /* t[(a*3 + kw)*lanes + l] = (G g)[a][kw], then U = (G g) Gᵀ */
         for (int kw = 0; kw < 3; kw++)
