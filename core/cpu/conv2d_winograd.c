@@ -336,7 +336,7 @@ wg_tiles_in(const wg_plan *p, wg_1d f, int nk, int off, const float *plane,
             float *scratch)
 {
     const size_t np = wg_phase_stride(p);
-    int n = (r1 - r0) * p->tw;
+    const int n = (r1 - r0) * p->tw;
     float *x = scratch, *col = x + WG_PTS * np, *line = col + WG_PTS * np;
     const int lanes = panel_stride ? (n + WG_NR - 1) / WG_NR * WG_NR : n;
     for (int k = 0; k < WG_IN * nk && lanes > n; k++)
@@ -352,17 +352,16 @@ wg_tiles_in(const wg_plan *p, wg_1d f, int nk, int off, const float *plane,
     wg_offsets(rows, (ptrdiff_t)(nk * np));
     wg_offsets(cols, (ptrdiff_t)np);
     /* col[(i*nk + k)*np + t]: T along the columns */
-    n = lanes;
     for (int k = 0; k < nk; k++)
-        wg_apply(f, x + k * np, rows, col + k * np, (ptrdiff_t)(nk * np), n);
+        wg_apply(f, x + k * np, rows, col + k * np, (ptrdiff_t)(nk * np), lanes);
     for (int i = 0; i < WG_IN; i++) {
         const float *src = col + (size_t)i * nk * np;
         float *out = dst + (size_t)i * WG_IN * xs;
         if (!panel_stride) {
-            wg_apply(f, src, cols, out, (ptrdiff_t)xs, n);
+            wg_apply(f, src, cols, out, (ptrdiff_t)xs, lanes);
             continue;
         }
-        for (int t = 0; t < n; t += WG_NR)
+        for (int t = 0; t < lanes; t += WG_NR)
             wg_apply(f, src + t, cols, out + (size_t)t / WG_NR * panel_stride, (ptrdiff_t)xs,
                      WG_NR);
     }
