@@ -29,7 +29,8 @@ void scf_distill_config_defaults(scf_distill_config *c)
         .tau_trunc = 0.1, .huber_c = 0.01, .w_reflow = 0.1, .w_adv = 0.1, .w_inv = 0.1,
         .warmup_reflow = 0, .warmup_adv = 500, .warmup_inv = 500,
         .truncation = TRUE, .bidirectional = TRUE, .reflow = TRUE, .gan = TRUE,
-        .log_every = 10, .probe_every = 100, .sample_every = 500, .checkpoint_every = 250,
+        .discriminator = SCF_DISCRIMINATOR_ENCODER, .resnet_width = 32, .r1_gamma = 0,
+        .r1_every = 16, .log_every = 10, .probe_every = 100, .sample_every = 500, .checkpoint_every = 250,
         .keep_checkpoints = 3,
     };
 }
@@ -97,6 +98,16 @@ static void read_config(scf_distill_config *d, scf_config *c)
     d->bidirectional = scf_config_bool(c, "bidirectional", x.bidirectional);
     d->reflow = scf_config_bool(c, "reflow", x.reflow);
     d->gan = scf_config_bool(c, "gan", x.gan);
+    g_autofree char *kind = scf_config_string(c, "discriminator",
+                                              scf_discriminator_kind_name(x.discriminator), FALSE);
+    if (kind && !scf_discriminator_kind_parse(kind, &d->discriminator))
+        scf_config_fail(c, "discriminator", "is \"%s\"; it must be \"encoder\" or \"resnet\"", kind);
+    d->resnet_width = (int)scf_config_int(c, "resnet_width", x.resnet_width, 1, 4096, FALSE);
+    /* R1 belongs to the unconditional variant (SCFLOW.md §3.8, gamma = 1);
+     * the text-to-image discriminator is trained without it */
+    const double r1_default = d->discriminator == SCF_DISCRIMINATOR_RESNET ? 1.0 : x.r1_gamma;
+    d->r1_gamma = scf_config_double(c, "r1_gamma", r1_default, 0, 1e6, FALSE);
+    d->r1_every = scf_config_int(c, "r1_every", x.r1_every, 1, G_MAXINT32, FALSE);
     d->log_every = scf_config_int(c, "log_every", x.log_every, 1, G_MAXINT32, FALSE);
     d->probe_every = scf_config_int(c, "probe_every", x.probe_every, 1, G_MAXINT32, FALSE);
     d->sample_every = scf_config_int(c, "sample_every", x.sample_every, 1, G_MAXINT32, FALSE);
@@ -114,6 +125,8 @@ static char *config_to_json(const scf_distill_config *d)
         ", \"w_reflow\": %.9g, \"w_adv\": %.9g, \"w_inv\": %.9g, \"warmup_reflow\": %" G_GINT64_FORMAT
         ", \"warmup_adv\": %" G_GINT64_FORMAT ", \"warmup_inv\": %" G_GINT64_FORMAT
         ", \"truncation\": %s, \"bidirectional\": %s, \"reflow\": %s, \"gan\": %s"
+        ", \"discriminator\": \"%s\", \"resnet_width\": %d, \"r1_gamma\": %.9g"
+        ", \"r1_every\": %" G_GINT64_FORMAT
         ", \"ablation\": \"%s\", \"log_every\": %" G_GINT64_FORMAT ", \"probe_every\": %" G_GINT64_FORMAT
         ", \"sample_every\": %" G_GINT64_FORMAT ", \"checkpoint_every\": %" G_GINT64_FORMAT
         ", \"keep_checkpoints\": %d}",
@@ -122,7 +135,8 @@ static char *config_to_json(const scf_distill_config *d)
         d->tau_trunc, d->huber_c, d->w_reflow, d->w_adv, d->w_inv, d->warmup_reflow,
         d->warmup_adv, d->warmup_inv, d->truncation ? "true" : "false",
         d->bidirectional ? "true" : "false", d->reflow ? "true" : "false",
-        d->gan ? "true" : "false", scf_distill_config_ablation_name(d), d->log_every,
+        d->gan ? "true" : "false", scf_discriminator_kind_name(d->discriminator),
+        d->resnet_width, d->r1_gamma, d->r1_every, scf_distill_config_ablation_name(d), d->log_every,
         d->probe_every, d->sample_every, d->checkpoint_every, d->keep_checkpoints);
 }
 
@@ -149,6 +163,7 @@ struct scf_distiller {
     int batch;                            /* samples per rank: the batch on one device */
     scf_distill_losses last;              /* of the latest step, for the metrics */
     double probe_mad;                     /* the latest step-consistency probe */
+    double r1_latest;                     /* the latest R1 figure (taken every r1_every steps) */
     /* Data parallelism (NULL: one device). This distiller is rank 0; every
      * other rank has a replica on its device: teacher, student, moments,
      * target EMA and discriminator, but no data, evaluation EMA or run files. */
@@ -224,7 +239,8 @@ static gboolean setup_rank(scf_distiller *d, gboolean with_eval, GError **error)
     d->student = d->teacher ? scf_model_load(d->teacher_dir, be, TRUE, error) : NULL;
     if (!d->student)
         return FALSE;
-    d->disc = scf_discriminator_new(d->teacher, be, d->cfg.seed, error);
+    d->disc = scf_discriminator_new(d->teacher, d->cfg.discriminator, d->cfg.resnet_width, be,
+                                    d->cfg.seed, error);
     if (!d->disc)
         return FALSE;
     const size_t total = d->student->params->total, dtotal = scf_discriminator_params(d->disc)->total;
@@ -505,7 +521,20 @@ static gboolean discriminator_step(scf_distiller *d, scf_collective *c, int rank
                                    scf_var *ctx_values, scf_distill_losses *st, GError **error)
 {
     scf_graph *g = d->gd;
+    const scf_distill_config *cfg = &d->cfg;
     scf_params *dp = scf_discriminator_params(d->disc);
+    scf_params_zero_grad(dp);
+    double r1 = 0;
+    if (cfg->r1_gamma > 0 && d->step % cfg->r1_every == 0) {
+        scf_graph_reset(g);
+        float *real = combine(d, g, d->noise, d->s_d, d->x0, d->oms_d);
+        if (!real)
+            return scf_graph_check(g, error);
+        if (!scf_discriminator_r1(d->disc, g, real, d->batch,
+                                  (scf_tensor){ d->s_d, 1, { d->batch } }, ctx_values->value,
+                                  (float)(cfg->r1_gamma * (double)cfg->r1_every), &r1, error))
+            return FALSE;
+    }
     scf_graph_reset(g);
     float *real_n = combine(d, g, d->noise, d->s_d, d->x0, d->oms_d);
     float *fake_n = combine(d, g, d->noise, d->s_d, fake, d->oms_d);
@@ -516,16 +545,16 @@ static gboolean discriminator_step(scf_distiller *d, scf_collective *c, int rank
     scf_var *lr = scf_discriminator_forward(d->disc, g, wrap_images(d, g, real_n), s, ctx);
     scf_var *lf = scf_discriminator_forward(d->disc, g, wrap_images(d, g, fake_n), s, ctx);
     scf_var *loss = scf_add(g, scf_gan_logistic(g, lr, -1.0f), scf_gan_logistic(g, lf, 1.0f));
-    scf_params_zero_grad(dp);
     scf_graph_backward(g, loss);
     if (!scf_graph_check(g, error))
         return FALSE;
-    double v[3] = { scf_graph_scalar(g, loss), mean_of(d, lr), mean_of(d, lf) };
-    if (!scf_collective_average(c, rank, TRUE, v, 3, dp->grad, dp->total, error))
+    double v[4] = { scf_graph_scalar(g, loss), mean_of(d, lr), mean_of(d, lf), r1 };
+    if (!scf_collective_average(c, rank, TRUE, v, 4, dp->grad, dp->total, error))
         return FALSE;
     st->d_loss = v[0];
     st->d_real = v[1];
     st->d_fake = v[2];
+    st->d_r1 = v[3];
     scf_clip_grad_norm(d->be, dp->grad, dp->total, d->cfg.grad_clip);
     adamw(d, dp->data, dp->grad, d->d_m, d->d_v, dp->total, d->cfg.d_lr);
     return TRUE;
@@ -920,6 +949,8 @@ static gboolean distiller_step(gpointer run, scf_train_progress *p, GError **err
     scf_distill_draws dr;
     if (!draw(d, &dr, error) || !step_all(d, &dr, error))
         return FALSE;
+    if (d->last.d_r1 > 0)   /* a squared gradient norm: 0 where R1 was not taken */
+        d->r1_latest = d->last.d_r1;
     if ((d->step % d->cfg.probe_every == 0 || d->step == 1) && !probe(d, &d->probe_mad, error))
         return FALSE;
     p->loss = d->last.total;
@@ -935,10 +966,10 @@ static char *distiller_metrics(gpointer run, const scf_train_progress *p)
     return g_strdup_printf(
         "{\"step\":%" G_GINT64_FORMAT ",\"loss\":%.6g,\"l_con\":%.6g,\"l_inv\":%.6g,"
         "\"l_reflow\":%.6g,\"l_adv\":%.6g,\"d_loss\":%.6g,\"d_real\":%.6g,\"d_fake\":%.6g,"
-        "\"grad_norm\":%.6g,\"consistency_mad_1v4\":%.6g,\"images_per_s\":%.4g,\"time\":%"
+        "\"d_r1\":%.6g,\"grad_norm\":%.6g,\"consistency_mad_1v4\":%.6g,\"images_per_s\":%.4g,\"time\":%"
         G_GINT64_FORMAT "}",
         p->step, st->total, st->con, st->inv, st->reflow, st->adv, st->d_loss, st->d_real,
-        st->d_fake, st->grad_norm, d->probe_mad, p->images_per_s, g_get_real_time() / 1000000);
+        st->d_fake, d->r1_latest, st->grad_norm, d->probe_mad, p->images_per_s, g_get_real_time() / 1000000);
 }
 
 static gboolean distiller_samples(gpointer run, char **path, GError **error)

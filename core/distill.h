@@ -16,6 +16,7 @@
 #include <glib.h>
 #include "backend.h"
 #include "collective.h"
+#include "discriminator.h"
 #include "params.h"
 #include "train.h"
 
@@ -36,6 +37,14 @@ typedef struct {
     int64_t warmup_reflow, warmup_adv, warmup_inv;
     /* ablation switches (SCFLOW.md §4) */
     gboolean truncation, bidirectional, reflow, gan;
+    /* the discriminator: "encoder" (the default) or the unconditional
+     * "resnet" of resnet_width channels; R1 with weight r1_gamma (1 for the
+     * resnet, 0 for the encoder by default), taken lazily as StyleGAN2 does:
+     * every r1_every-th step, weighted r1_gamma * r1_every */
+    scf_discriminator_kind discriminator;
+    int resnet_width;
+    double r1_gamma;
+    int64_t r1_every;
     int64_t log_every, probe_every, sample_every, checkpoint_every;
     int keep_checkpoints;
 } scf_distill_config;
@@ -82,6 +91,7 @@ typedef struct {
 typedef struct {
     double total, con, inv, reflow, adv;
     double d_loss, d_real, d_fake;   /* the discriminator step; scores are mean logits */
+    double d_r1;                     /* 1/2 mean |grad_x D(real)|^2, at the steps R1 is taken */
     double grad_norm;                /* the student's, before clipping */
 } scf_distill_losses;
 

@@ -370,13 +370,15 @@ static void path_sampler(scf_backend *be, dp_env *env, dp_result *out)
     scf_model_free(m);
 }
 
-/* SCFlow's discriminator: its initialisation (teacher encoder + seeded
- * head), logits, GAN loss, and the gradients of its input and parameters. */
-static void path_discriminator(scf_backend *be, dp_env *env, dp_result *out)
+/* SCFlow's discriminator of the given kind: its initialisation (encoder:
+ * the teacher's + a seeded head; resnet: seeded), logits, GAN loss, the
+ * gradients of its input and parameters, and R1 with its gradient. */
+static void discriminator_case(scf_backend *be, dp_env *env, dp_result *out,
+                               scf_discriminator_kind kind)
 {
     scf_model *teacher = dp_load_model(env, be, FALSE);
     GError *error = NULL;
-    scf_discriminator *d = scf_discriminator_new(teacher, be, 11, &error);
+    scf_discriminator *d = scf_discriminator_new(teacher, kind, 8, be, 11, &error);
     g_assert_no_error(error);
     scf_params *p = scf_discriminator_params(d);
     const int64_t B = 2, C = teacher->channels, S = teacher->image_size, T = teacher->context_length,
@@ -398,10 +400,27 @@ static void path_discriminator(scf_backend *be, dp_env *env, dp_result *out)
     add_scalar(out, "loss", scf_graph_scalar(g, loss));
     add_device(out, be, "grad image", DP_GRADIENT, dx, nx);
     add_device(out, be, "grad params", DP_GRADIENT, p->grad, p->total);
+    double r1 = 0;
+    scf_params_zero_grad(p);
+    g_assert_true(scf_discriminator_r1(d, g, x, (int)B, (scf_tensor){ tau, 1, { B } },
+                                       (scf_tensor){ ctx, 3, { B, T, D } }, 1.0f, &r1, &error));
+    g_assert_no_error(error);
+    add_scalar(out, "r1", r1);
+    add_device(out, be, "grad params of r1", DP_GRADIENT, p->grad, p->total);
     scf_graph_free(g);
     free_device(be, (float *[]){ x, ctx, dx, tau }, 4);
     scf_discriminator_free(d);
     scf_model_free(teacher);
+}
+
+static void path_discriminator(scf_backend *be, dp_env *env, dp_result *out)
+{
+    discriminator_case(be, env, out, SCF_DISCRIMINATOR_ENCODER);
+}
+
+static void path_discriminator_resnet(scf_backend *be, dp_env *env, dp_result *out)
+{
+    discriminator_case(be, env, out, SCF_DISCRIMINATOR_RESNET);
 }
 
 /* Teacher training: one step, a resume from its checkpoint, the second
@@ -608,6 +627,7 @@ const dp_path dp_paths[] = {
     { "clip-text", path_clip_text },
     { "sampler", path_sampler },
     { "discriminator", path_discriminator },
+    { "discriminator-resnet", path_discriminator_resnet },
     { "train", path_train },
     { "distill", path_distill },
     { "eval", path_eval },

@@ -94,14 +94,14 @@ static char *train_config(void)
 }
 
 /* Every SCFlow term from the first iteration (warm-ups 0), on batches of
- * two samples per rank. */
-static char *distill_config(void)
+ * two samples per rank; extra: more settings (the discriminator's). */
+static char *distill_config(const char *extra)
 {
     g_autofree char *text = g_strdup_printf(
         "{\"seed\": 3, \"batch_size\": %d, \"steps\": 10, \"lr\": 1e-3, \"d_lr\": 1e-3,"
         " \"eps\": 1e-3, \"warmup_adv\": 0, \"warmup_inv\": 0, \"warmup_reflow\": 0,"
         " \"log_every\": 1, \"probe_every\": 100, \"sample_every\": 100,"
-        " \"checkpoint_every\": 100}", 2 * world);
+        " \"checkpoint_every\": 100%s}", 2 * world, extra);
     return write_file("distill.json", text);
 }
 
@@ -223,11 +223,14 @@ static void metrics_values(const char *run_dir, int64_t step, const char *const 
 }
 
 /* Two SCFlow iterations with every term on: student, moments, both EMAs,
- * discriminator and its moments, and the logged losses agree. */
-static void test_distill(void)
+ * discriminator and its moments, and the logged losses agree. With the
+ * ResNet discriminator, R1 is taken at both steps: each rank's share of it
+ * (a central difference, which amplifies rounding by 1/2e) is averaged. */
+static void test_distill(gconstpointer data)
 {
+    const char *extra = data;
     scf_collective *multi = open_devices(multi_devices), *single = open_devices(single_device);
-    g_autofree char *config = distill_config();
+    g_autofree char *config = distill_config(extra);
     g_autofree char *run_m = new_run_dir("distill-multi"), *run_s = new_run_dir("distill-single");
     const char *runs[2] = { run_m, run_s };
     scf_collective *devices[2] = { multi, single };
@@ -251,7 +254,7 @@ static void test_distill(void)
      * l_inv (~5e-5) by ~5e-5 of itself; 1e-8 is that floor with room, while
      * a sample counted wrong moves l_inv by percents (~1e-6). */
     static const char *const keys[] = { "loss", "l_con", "l_inv", "l_reflow", "l_adv", "d_loss",
-                                        "d_real", "d_fake", "grad_norm" };
+                                        "d_real", "d_fake", "d_r1", "grad_norm" };
     const int n = G_N_ELEMENTS(keys);
     for (int64_t step = 1; step <= 2; step++) {
         double got[G_N_ELEMENTS(keys)], ref[G_N_ELEMENTS(keys)];
@@ -425,7 +428,10 @@ int main(int argc, char **argv)
     }
     g_test_add_func("/data-parallel/collective", test_collective);
     g_test_add_func("/data-parallel/train", test_train);
-    g_test_add_func("/data-parallel/distill", test_distill);
+    g_test_add_data_func("/data-parallel/distill", "", test_distill);
+    g_test_add_data_func("/data-parallel/distill-resnet-r1",
+                         ", \"discriminator\": \"resnet\", \"resnet_width\": 8, \"r1_every\": 1",
+                         test_distill);
     env = dp_env_new();
     int status = g_test_run();
     dp_env_free(env);

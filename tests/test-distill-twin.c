@@ -5,7 +5,10 @@
  * different, as after some training: it is written as a checkpoint and
  * resumed), the same draws (samples 0 and 1 fall under the truncation time,
  * 2 and 3 do not) and the shipped defaults. At step 499 the GAN and the
- * bidirectional loss are still warming up; at 500 every term is on.
+ * bidirectional loss are still warming up; at 500 every term is on. The
+ * third case is step 500 with the unconditional ResNet discriminator and
+ * R1 (distill-resnet.json, R1 every 4th step): the twin takes R1's gradient
+ * by double backward, ours by the central difference of discriminator.h.
  *
  * Tolerances. The twin runs in float64 on the exact fp32 inputs and weights,
  * so the difference is our fp32 error alone (and the fp32 timestep embedding
@@ -16,7 +19,8 @@
  * 1e-7, while a generator term taken through the discriminator before its
  * AdamW step is off by 2e-3, so the bound has room both ways. Gradients: the
  * clipped gradients both AdamW steps took, 1e-3 in chk_close's measure as
- * test-unet's (found: 5e-6). */
+ * test-unet's (found: 5e-6; with R1's central difference, 9e-6, while R1
+ * moves those gradients by 0.6). */
 #include "check.h"
 #include "distill.h"
 #include "error.h"
@@ -34,8 +38,11 @@
 #define BATCH 4
 
 typedef struct {
-    const char *name;       /* "off" or "on": the expected values' prefix */
+    const char *name;       /* "off", "on" or "resnet": the expected values' prefix */
     gboolean gan_on;
+    const char *config;     /* the fixture's distillation config */
+    const char *disc;       /* the prefix of its discriminator's state */
+    const char *step;       /* the metadata key of its step */
 } phase;
 
 typedef struct {
@@ -144,27 +151,30 @@ static float *state_buffer(const twin *t, const scf_params *p, const float *base
 
 /* A run at the fixture's state and step: a new run of the fixture's
  * teacher and config, given the state as a checkpoint, resumed. */
-static scf_distiller *resume_at(const twin *t, int64_t step)
+static scf_distiller *resume_at(const twin *t, const phase *ph, int64_t step)
 {
     scf_backend *be = chk_cpu();
     GError *error = NULL;
     g_autofree char *data = write_data(t->work);
-    g_autofree char *config = mfx_file(&t->f, "distill.json");
+    g_autofree char *config = mfx_file(&t->f, ph->config);
     scf_distiller *d = scf_distiller_new(t->run, t->teacher, data, config, NULL, be, &error);
     g_assert_no_error(error);
     scf_params *sp = scf_distiller_student_params(d), *dp = scf_distiller_discriminator_params(d);
     /* the text encoder and the evaluation EMA stay the teacher's */
     float *teacher = g_new(float, sp->total);
     be->download(be, teacher, sp->data, sp->total * sizeof(float));
+    g_autofree char *disc = g_strconcat(ph->disc, "discriminator.", NULL);
+    g_autofree char *disc_m = g_strconcat(ph->disc, "disc_adam_m.", NULL);
+    g_autofree char *disc_v = g_strconcat(ph->disc, "disc_adam_v.", NULL);
     scf_run_buffer bufs[] = {
         { "student", state_buffer(t, sp, teacher, "student.", "unet."), sp->total },
         { "adam_m", state_buffer(t, sp, NULL, NULL, NULL), sp->total },
         { "adam_v", state_buffer(t, sp, NULL, NULL, NULL), sp->total },
         { "target_ema", state_buffer(t, sp, teacher, "target_ema.", "unet."), sp->total },
         { "eval_ema", state_buffer(t, sp, teacher, NULL, NULL), sp->total },
-        { "discriminator", state_buffer(t, dp, NULL, "discriminator.", ""), dp->total },
-        { "disc_adam_m", state_buffer(t, dp, NULL, "disc_adam_m.", ""), dp->total },
-        { "disc_adam_v", state_buffer(t, dp, NULL, "disc_adam_v.", ""), dp->total },
+        { "discriminator", state_buffer(t, dp, NULL, disc, ""), dp->total },
+        { "disc_adam_m", state_buffer(t, dp, NULL, disc_m, ""), dp->total },
+        { "disc_adam_v", state_buffer(t, dp, NULL, disc_v, ""), dp->total },
     };
     g_assert_true(scf_run_save_checkpoint(t->run, CHECKPOINT_KIND, step, be, bufs,
                                           G_N_ELEMENTS(bufs), 1, &error));
@@ -212,15 +222,39 @@ static gboolean all_zero(const scf_params *p)
     return zero;
 }
 
+/* R1's value, and that its part of the discriminator's gradients (which
+ * the check above held to GRAD_RTOL, though ours come from a central
+ * difference and the twin's from a double backward) is far above that
+ * tolerance: without R1 they would fail the check. */
+static gboolean check_r1(const twin *t, const phase *ph, const scf_params *dp, double got)
+{
+    gboolean ok = check_term(t, ph, "d_r1", got);
+    double moved = 0;
+    for (int i = 0; i < scf_params_count(dp); i++) {
+        const scf_param_entry *e = scf_params_entry(dp, i);
+        g_autofree char *with = g_strdup_printf("grad.param.%s.disc.%s", ph->name, e->name);
+        g_autofree char *without = g_strdup_printf("grad.param.%s_without_r1.disc.%s", ph->name,
+                                                   e->name);
+        scf_tensor a = mfx_tensor(t->f.expected, with), b = mfx_tensor(t->f.expected, without);
+        moved = fmax(moved, chk_error(b.data, a.data, e->numel));
+        g_free(a.data);
+        g_free(b.data);
+    }
+    g_test_message("R1 moves the discriminator's gradients by %.2e (tolerance %.0e)", moved,
+                   GRAD_RTOL);
+    g_assert_cmpfloat(moved, >, 30 * GRAD_RTOL);
+    return ok;
+}
+
 static void test_phase(gconstpointer data)
 {
     const phase *ph = data;
     twin t;
     twin_open(&t);
     check_tokens(&t);
-    g_autofree char *step_key = g_strdup_printf("step.%s", ph->name);
+    g_autofree char *step_key = g_strdup_printf("step.%s", ph->step);
     int64_t step = g_ascii_strtoll(scf_safetensors_metadata(t.f.inputs, step_key), NULL, 10);
-    scf_distiller *d = resume_at(&t, step);
+    scf_distiller *d = resume_at(&t, ph, step);
     const scf_distill_config *c = scf_distiller_config(d);
     g_assert_cmpint(step >= c->warmup_adv && step >= c->warmup_inv, ==, ph->gan_on);
 
@@ -261,6 +295,10 @@ static void test_phase(gconstpointer data)
         ok &= chk_close("discriminator scores (real, fake)", scores, ref, 2, LOSS_RTOL);
         g_autofree char *disc = g_strdup_printf("%s.disc.", ph->name);
         ok &= mfx_check_param_grads(&t.f, dp, disc, GRAD_RTOL);
+        if (c->r1_gamma > 0)
+            ok &= check_r1(&t, ph, dp, got.d_r1);
+        else
+            g_assert_cmpfloat(got.d_r1, ==, 0);
     } else {
         /* warming up: no inverse or GAN term, no discriminator step */
         g_assert_cmpfloat(got.inv, ==, 0);
@@ -276,8 +314,11 @@ static void test_phase(gconstpointer data)
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
-    static const phase warmup = { "off", FALSE }, full = { "on", TRUE };
+    static const phase warmup = { "off", FALSE, "distill.json", "", "off" },
+                       full = { "on", TRUE, "distill.json", "", "on" },
+                       resnet = { "resnet", TRUE, "distill-resnet.json", "resnet.", "on" };
     g_test_add_data_func("/distill-twin/warm-up", &warmup, test_phase);
     g_test_add_data_func("/distill-twin/full", &full, test_phase);
+    g_test_add_data_func("/distill-twin/resnet-r1", &resnet, test_phase);
     return g_test_run();
 }

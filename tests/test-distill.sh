@@ -39,4 +39,31 @@ grep -q "\"teacher\" *: *\"$teacher_name\"" "$work/a/model/config.json" ||
     fail "the export does not name its teacher ($teacher_name)"
 "$SCFLOW" generate --model "$work/a/model" --prompt "thumbs up" --seed 1 --out "$work/one.png" -q ||
     fail "the student does not generate"
+
+# The unconditional ResNet discriminator with R1 every 5th step: R1 is
+# logged once taken, the run resumes bit-identically (R1 keeps no state
+# beyond the discriminator's), and an unknown discriminator is refused by name.
+sed -e 's/^{/{"discriminator": "resnet", "resnet_width": 8, "r1_every": 5,/' \
+    -e 's/"steps": 20/"steps": 10/' -e 's/"checkpoint_every": 10/"checkpoint_every": 5/' \
+    "$config" > "$work/resnet.json"
+"$SCFLOW" distill --teacher "$work/teacher/model" --data "$work/data" --config "$work/resnet.json" \
+    --out "$work/r" --device cpu -q || fail "distillation with the ResNet discriminator failed"
+grep -q '"discriminator": "resnet"' "$work/r/run.json" || fail "run.json lacks the discriminator"
+r1=$(grep '"step":10,' "$work/r/metrics.jsonl" | sed 's/.*"d_r1":\([0-9.e+-]*\).*/\1/')
+echo "R1 at step 10: $r1"
+awk -v r="$r1" 'BEGIN { exit !(r > 0) }' || fail "R1 was not logged at step 10 ($r1)"
+kill_once_written "$work/s/checkpoints/step-00000005.safetensors" 1200 \
+    "$SCFLOW" distill --teacher "$work/teacher/model" --data "$work/data" \
+    --config "$work/resnet.json" --out "$work/s" --device cpu -q
+"$SCFLOW" distill --out "$work/s" --resume --device cpu -q || fail "resume (resnet) failed"
+cmp "$work/r/checkpoints/step-00000010.safetensors" "$work/s/checkpoints/step-00000010.safetensors" ||
+    fail "the resumed distillation with R1 differs from the uninterrupted one"
+echo '{"discriminator": "stylegan"}' > "$work/bad.json"
+if "$SCFLOW" distill --teacher "$work/teacher/model" --data "$work/data" --config "$work/bad.json" \
+    --out "$work/bad" --device cpu -q 2> "$work/bad.err"; then
+    fail "an unknown discriminator was accepted"
+fi
+grep -q 'discriminator.*stylegan.*encoder.*resnet' "$work/bad.err" ||
+    fail "the error does not name the discriminator: $(cat "$work/bad.err")"
+[ ! -e "$work/bad/checkpoints" ] || fail "a refused run left checkpoints"
 echo "ok"

@@ -20,7 +20,9 @@ Two uses:
             draws that truncate some samples and not others, and in float64
             every loss term and the student's and discriminator's gradients
             at step 499 (GAN and bidirectional loss still warming up) and
-            500 (all on), with the shipped defaults of core/distill.c.
+            500 (all on), with the shipped defaults of core/distill.c; and
+            at 500 with the unconditional ResNet discriminator and R1
+            (distill-resnet.json; R1 by PyTorch's double backward).
             Run: /work/main/.venv/bin/python tools/distill_twin.py fixture
   bench     run by `scflow bench distill` (tools/bench_twin.py's command
             line): the fastest float32 iteration on random weights of each
@@ -46,6 +48,7 @@ DEFAULTS = dict(
     delta_max=0.1, teacher_guidance=1.5, target_ema=0.9, eval_ema=0.999, tau_trunc=0.1,
     huber_c=0.01, w_reflow=0.1, w_adv=0.1, w_inv=0.1, warmup_reflow=0, warmup_adv=500,
     warmup_inv=500, truncation=True, bidirectional=True, reflow=True, gan=True,
+    discriminator="encoder", resnet_width=32, r1_gamma=0.0, r1_every=16,
 )
 
 
@@ -91,6 +94,43 @@ class Discriminator(nn.Module):
         h = self.encoder(x, s * self.time_scale, ctx)
         h = F.silu(self.head["norm"](self.head["conv"](h)))
         return self.head["out"](h.flatten(1))
+
+
+class ResNetDiscriminator(nn.Module):
+    """core/discriminator_resnet.c: StyleGAN2's residual D with SiLU, strided
+    convolutions and no minibatch-stddev layer; blind to time and text."""
+
+    def __init__(self, channels, image_size, width):
+        super().__init__()
+        ch, side = width, image_size
+        self.from_image = nn.Conv2d(channels, ch, 1)
+        blocks = []
+        while side > 4 and side % 2 == 0 and len(blocks) < 8:
+            out = min(2 * ch, 8 * width)
+            blocks.append(nn.ModuleDict(dict(
+                conv1=nn.Conv2d(ch, ch, 3, padding=1),
+                conv2=nn.Conv2d(ch, out, 3, stride=2, padding=1),
+                skip=nn.Conv2d(ch, out, 1, stride=2, bias=False))))
+            ch, side = out, side // 2
+        self.blocks = nn.ModuleList(blocks)
+        self.last = nn.Conv2d(ch, ch, 3, padding=1)
+        self.fc = nn.Linear(ch * side * side, ch)
+        self.logit = nn.Linear(ch, 1)
+
+    def forward(self, x, s, ctx):
+        h = F.silu(self.from_image(x))
+        for b in self.blocks:
+            m = F.silu(b["conv2"](F.silu(b["conv1"](h))))
+            h = (m + b["skip"](h)) * 0.5 ** 0.5
+        h = F.silu(self.last(h))
+        return self.logit(F.silu(self.fc(h.flatten(1))))
+
+
+def r1_penalty(disc, x, s, ctx):
+    """1/2 mean_b |grad_x D(x)_b|^2 by PyTorch's exact double backward."""
+    x = x.detach().requires_grad_(True)
+    g, = torch.autograd.grad(disc(x, s, ctx).sum(), x, create_graph=True)
+    return 0.5 * g.pow(2).flatten(1).sum(1).mean()
 
 
 class State:
@@ -236,8 +276,13 @@ def iteration(st, draws, cfg, step):
         l_real = st.disc(ps(s, noise) * noise + ps(oms, x0) * x0, s, ctx)
         l_fake = st.disc(ps(s, noise) * noise + ps(oms, fake) * fake, s, ctx)
         l_d = gan_logistic(l_real, -1.0) + gan_logistic(l_fake, 1.0)
+        d_objective = l_d
+        # R1 on the (noised) real batch, lazily: every r1_every-th step, weighted by it
+        if cfg["r1_gamma"] > 0 and step % cfg["r1_every"] == 0:
+            out["d_r1"] = r1_penalty(st.disc, ps(s, noise) * noise + ps(oms, x0) * x0, s, ctx)
+            d_objective = d_objective + cfg["r1_gamma"] * cfg["r1_every"] * out["d_r1"]
         d_params = list(st.disc.parameters())
-        d_grads = list(torch.autograd.grad(l_d, d_params))
+        d_grads = list(torch.autograd.grad(d_objective, d_params))
         out.update(d_loss=l_d, d_real=l_real.mean(), d_fake=l_fake.mean())
         out["d_grad_norm"] = clip_(d_grads, cfg["grad_clip"])
         adamw_(d_params, d_grads, st.d_adam, cfg["d_lr"], cfg, step + 1)
@@ -287,6 +332,9 @@ U_TAU = [0.0631, 0.1517, 0.1742, 0.9613]
 U_DOWN = [0.4137, 0.8862, 0.2519, 0.6285]
 U_UP = [0.7311, 0.2276, 0.5548, 0.4913]
 STEP_OFF, STEP_ON = 499, 500   # the shipped warm-ups of the GAN and inverse losses are 500
+# The unconditional discriminator's case (distill-resnet.json): R1 every 4th
+# step, so that it is taken at STEP_ON, with weight r1_gamma (1) * 4.
+RESNET = dict(discriminator="resnet", resnet_width=4, r1_gamma=1.0, r1_every=4)
 
 
 def model_config():
@@ -376,21 +424,68 @@ def draws64(draws):
     return out
 
 
+def adam_moments(grads, gen):
+    """Adam moments as after some training: of the size of the gradients
+    they take. (From zero at t = 501 a step would be about lr * sign(g),
+    which turns on the rounding of near-zero gradients.)"""
+    out = []
+    for g in grads:
+        rms = g.float().pow(2).mean().sqrt()
+        out.append((0.5 * rms * torch.randn(g.shape, generator=gen),
+                    rms ** 2 * (0.5 + torch.rand(g.shape, generator=gen))))
+    return out
+
+
+def disc_state(prefix, disc, moments):
+    out = {}
+    for (name, p), (m, v) in zip(disc.named_parameters(), moments):
+        out[prefix + "discriminator." + name] = p.detach().float().contiguous()
+        out[prefix + "disc_adam_m." + name] = m.contiguous()
+        out[prefix + "disc_adam_v." + name] = v.contiguous()
+    return out
+
+
+def resnet_case(parts, draws, gen, expected, inputs):
+    """The GAN with the unconditional ResNet discriminator and R1 (by
+    double backward here) at STEP_ON: expected "resnet.*", its state
+    "resnet.discriminator.*" and moments; and its gradients without R1, so
+    the test can tell that R1 moves them by far more than the tolerance."""
+    from model_fixtures import randomize   # the parity fixtures' weight draws
+
+    cfg = dict(DEFAULTS, **RESNET)
+    disc = ResNetDiscriminator(3, SIZE, RESNET["resnet_width"])
+    randomize(disc, gen)
+    rparts = tuple(parts[:4]) + (disc,)
+    _, _, probe = iteration(state64(rparts, None), draws64(draws), cfg, STEP_ON)
+    moments = adam_moments(probe, gen)
+    st = state64(rparts, moments)
+    names = [k for k, _ in st.disc.named_parameters()]
+    losses, grads, d_grads = iteration(st, draws64(draws), cfg, STEP_ON)
+    for k, v in losses.items():
+        expected[f"resnet.loss.{k}"] = torch.tensor([v], dtype=torch.float32)
+    for name, g in zip([k for k, _ in st.student.named_parameters()], grads):
+        expected[f"grad.param.resnet.student.unet.{name}"] = g.float()
+    for name, p in parts[1].named_parameters():
+        expected[f"grad.param.resnet.student.text_encoder.{name.removeprefix('text_model.')}"] = \
+            torch.zeros_like(p, dtype=torch.float32)
+    for name, g in zip(names, d_grads):
+        expected[f"grad.param.resnet.disc.{name}"] = g.float()
+    _, _, without = iteration(state64(rparts, moments), draws64(draws), dict(cfg, r1_gamma=0.0),
+                              STEP_ON)
+    for name, g in zip(names, without):
+        expected[f"grad.param.resnet_without_r1.disc.{name}"] = g.float()
+    inputs.update(disc_state("resnet.", disc, moments))
+    print("resnet", STEP_ON, json.dumps(losses))
+
+
 def make_fixture():
     torch.use_deterministic_algorithms(True)
     gen = torch.Generator().manual_seed(3001)
     parts = fixture_state(gen)
     draws = fixture_draws(gen)
     cfg = dict(DEFAULTS)
-    # The discriminator's Adam moments, as after some training: of the size of
-    # the gradients it takes. (From zero at t = 501 its step would be about
-    # lr * sign(g), which turns on the rounding of near-zero gradients.)
     _, _, d_probe = iteration(state64(parts, None), draws64(draws), cfg, STEP_ON)
-    d_moments = []
-    for g in d_probe:
-        rms = g.float().pow(2).mean().sqrt()
-        d_moments.append((0.5 * rms * torch.randn(g.shape, generator=gen),
-                          rms ** 2 * (0.5 + torch.rand(g.shape, generator=gen))))
+    d_moments = adam_moments(d_probe, gen)
 
     expected = {}
     for phase, step in (("off", STEP_OFF), ("on", STEP_ON)):
@@ -420,10 +515,8 @@ def make_fixture():
     _, _, student, target, disc = parts
     inputs.update(unet_weights(student, "student.unet."))
     inputs.update(unet_weights(target, "target_ema.unet."))
-    for (name, p), (m, v) in zip(disc.named_parameters(), d_moments):
-        inputs["discriminator." + name] = p.detach().float().contiguous()
-        inputs["disc_adam_m." + name] = m.contiguous()
-        inputs["disc_adam_v." + name] = v.contiguous()
+    inputs.update(disc_state("", disc, d_moments))
+    resnet_case(parts, draws, gen, expected, inputs)
     meta = {f"caption.{i}": c for i, c in enumerate(CAPTIONS)}
     meta.update({"step.off": str(STEP_OFF), "step.on": str(STEP_ON)})
 
@@ -434,6 +527,8 @@ def make_fixture():
               os.path.join(FIXTURE, "expected.safetensors"))
     with open(os.path.join(FIXTURE, "distill.json"), "w", encoding="utf-8") as f:
         json.dump({"batch_size": BATCH}, f)
+    with open(os.path.join(FIXTURE, "distill-resnet.json"), "w", encoding="utf-8") as f:
+        json.dump(dict(batch_size=BATCH, **RESNET), f)
     for root, _, files in os.walk(FIXTURE):
         for name in sorted(files):
             path = os.path.join(root, name)
@@ -442,12 +537,15 @@ def make_fixture():
 
 # ---- `scflow bench distill` ----
 
-def bench_state(model, gen):
+def bench_state(model, cfg, gen):
     # velocity() and Discriminator take our models' convention: the network's output is v
     assert model["flow"]["velocity_sign"] == 1, "the twin handles velocity_sign 1 only"
     teacher = UNet2DConditionModel.from_config(model["unet"]).eval()
     text = CLIPTextModel(CLIPTextConfig(**model["text_encoder"], attn_implementation="sdpa")).eval()
-    disc = Discriminator(teacher, model["image_size"], model["flow"]["time_scale"])
+    if cfg["discriminator"] == "resnet":
+        disc = ResNetDiscriminator(model["channels"], model["image_size"], cfg["resnet_width"])
+    else:
+        disc = Discriminator(teacher, model["image_size"], model["flow"]["time_scale"])
     st = State(teacher, text, copy.deepcopy(teacher), copy.deepcopy(teacher),
                copy.deepcopy(teacher), disc, model["flow"]["time_scale"])
     B, C, S, T = model["batch"], model["channels"], model["image_size"], model["context_length"]
@@ -471,7 +569,7 @@ def measure(case, min_s):
         cfg = dict(DEFAULTS, **json.load(f)["distillation"])
     with open(case["teacher"], encoding="utf-8") as f:
         model = dict(json.load(f), batch=cfg["batch_size"])
-    st, draws = bench_state(model, torch.Generator().manual_seed(0))
+    st, draws = bench_state(model, cfg, torch.Generator().manual_seed(0))
     step = [0]
 
     def one():
