@@ -1,7 +1,8 @@
 /* `scflow bench distill`: SCFlow distillation iterations/s for the shipped
  * config (core/distill.c's defaults, batch 16) on a teacher of the embedded
  * emoji-32 shape with random weights, in both phases of the warm-up (every
- * term on; GAN and bidirectional loss still off), against
+ * term on; GAN and bidirectional loss still off), and with the ResNet
+ * discriminator taking R1 at every step, against
  * tools/distill_twin.py, the PyTorch twin of the same iteration, on the same
  * threads in the same run. The load average goes into the JSON too: the
  * machine may be shared, and other work only ever adds time. */
@@ -24,6 +25,10 @@ typedef struct {
 static const distill_case cases[] = {
     { "full: every term on", "{\"warmup_adv\": 0, \"warmup_inv\": 0}" },
     { "warm-up: no GAN, no bidirectional loss", "{}" },
+    /* the unconditional discriminator, with R1 at every step (its default is
+     * every 16th): our central difference against PyTorch's double backward */
+    { "resnet D, R1 every step",
+      "{\"warmup_adv\": 0, \"warmup_inv\": 0, \"discriminator\": \"resnet\", \"r1_every\": 1}" },
 };
 
 static const char *const captions[] = {
