@@ -281,6 +281,38 @@ gboolean scf_run_sample_grid(scf_model *m, const char *const *prompts, int n, in
     return ok;
 }
 
+/* The run's own folders, made again if they went while it ran (deleted to
+ * free space, say): only a real failure to write stops a run. */
+static void remake_folders(const char *run_dir)
+{
+    static const char *const names[] = { "samples", "checkpoints" };
+    for (size_t i = 0; i < G_N_ELEMENTS(names); i++) {
+        g_autofree char *path = g_build_filename(run_dir, names[i], NULL);
+        g_mkdir_with_parents(path, 0755);
+    }
+}
+
+/* The metrics log or a sample grid could not be written (a full disk, a
+ * path taken by a file): the run stops with why, but the steps it took are
+ * checkpointed first, so no training is lost to an output file. */
+static gboolean stop_after_output_error(const scf_run_schedule *s, const scf_run_ops *ops,
+                                        gpointer run, int64_t step, GError *why, GError **error)
+{
+    GError *cp = NULL;
+    remake_folders(s->run_dir);
+    if (ops->checkpoint(run, &cp))
+        g_set_error(error, why->domain, why->code,
+                    "%s (step %" G_GINT64_FORMAT " is checkpointed: fix that and resume)",
+                    why->message, step);
+    else
+        g_set_error(error, why->domain, why->code,
+                    "%s; nor could step %" G_GINT64_FORMAT " be checkpointed: %s", why->message,
+                    step, cp->message);
+    g_clear_error(&cp);
+    g_error_free(why);
+    return FALSE;
+}
+
 gboolean scf_run_loop(const scf_run_schedule *s, const scf_run_ops *ops, gpointer run,
                       int64_t max_steps, scf_train_progress_fn progress, gpointer user,
                       GError **error)
@@ -304,20 +336,23 @@ gboolean scf_run_loop(const scf_run_schedule *s, const scf_run_ops *ops, gpointe
         }
         p.images_per_s = ips;
         p.eta_s = ips > 0 ? (double)(s->steps - step) * s->batch_size / ips : 0;
+        GError *why = NULL;
         if (step % s->log_every == 0) {
             g_autofree char *line = ops->metrics(run, &p);
-            if (!scf_run_append_metrics(s->run_dir, line, error))
-                return FALSE;
+            if (!scf_run_append_metrics(s->run_dir, line, &why))
+                return stop_after_output_error(s, ops, run, step, why, error);
         }
         g_autofree char *sample_path = NULL;
         if (step % s->sample_every == 0 || step == s->steps) {
-            if (!ops->samples(run, &sample_path, error))
-                return FALSE;
+            remake_folders(s->run_dir);
+            if (!ops->samples(run, &sample_path, &why))
+                return stop_after_output_error(s, ops, run, step, why, error);
             p.event = "samples";
             p.path = sample_path;
         }
         gboolean keep_going = !progress || progress(&p, user);
         if (step % s->checkpoint_every == 0 || step == end || !keep_going) {
+            remake_folders(s->run_dir);
             if (!ops->checkpoint(run, error))
                 return FALSE;
             if (progress) {
