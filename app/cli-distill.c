@@ -40,22 +40,26 @@ int scf_cli_distill(int argc, char **argv)
     g_autofree char *list = scf_cli_run_device_list("distill", device, devices, gpus);
     if (!list)
         return SCF_EXIT_USAGE;
-    g_autoptr(scf_run_lock) lock = scf_cli_run_lock("distill", out, !resume);
+    gboolean made;
+    g_autoptr(scf_run_lock) lock = scf_cli_run_lock("distill", out, !resume, &made);
     if (!lock)
         return SCF_EXIT_RUNTIME;
     scf_collective *devs = scf_cli_run_open_devices("distill", list, threads, quiet);
-    if (!devs)
+    if (!devs) {
+        if (!resume)
+            scf_cli_run_unstart(out, FALSE, made);
         return SCF_EXIT_RUNTIME;
+    }
     g_autoptr(GError) error = NULL;
     scf_backend *be = scf_collective_backend(devs, 0);
     scf_distiller *d = resume ? scf_distiller_resume(out, be, &error)
                               : scf_distiller_new(out, teacher, data, config, ablation, be, &error);
-    if (d && !scf_distiller_data_parallel(d, devs, &error)) {
+    const gboolean started = d != NULL;
+    if (d && !scf_distiller_data_parallel(d, devs, &error))
         g_clear_pointer(&d, scf_distiller_free);
-        if (!resume)
-            scf_cli_run_unstart(out);
-    }
     if (!d) {
+        if (!resume)
+            scf_cli_run_unstart(out, started, made);
         fprintf(stderr, "scflow distill: %s\n", error->message);
         scf_collective_free(devs);
         return SCF_EXIT_RUNTIME;

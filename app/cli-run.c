@@ -28,8 +28,10 @@ void scf_cli_run_view_end(scf_cli_run_view *v)
     g_source_remove(v->sigterm);
 }
 
-scf_run_lock *scf_cli_run_lock(const char *command, const char *run_dir, gboolean new_run)
+scf_run_lock *scf_cli_run_lock(const char *command, const char *run_dir, gboolean new_run,
+                               gboolean *made)
 {
+    *made = new_run && !g_file_test(run_dir, G_FILE_TEST_EXISTS);
     if (new_run && g_mkdir_with_parents(run_dir, 0755) != 0) {
         fprintf(stderr, "scflow %s: %s: cannot make the run folder: %s\n", command, run_dir,
                 g_strerror(errno));
@@ -105,8 +107,20 @@ scf_collective *scf_cli_run_open_devices(const char *command, const char *list, 
     return c;
 }
 
-void scf_cli_run_unstart(const char *run_dir)
+void scf_cli_run_unstart(const char *run_dir, gboolean started, gboolean made)
 {
     g_autofree char *path = g_build_filename(run_dir, "run.json", NULL);
-    g_unlink(path);
+    if (started)
+        g_unlink(path);
+    if (!made)
+        return;
+    /* rmdir removes only empty folders: nothing else is touched */
+    static const char *const folders[] = { "samples", "checkpoints" };
+    for (size_t i = 0; i < G_N_ELEMENTS(folders); i++) {
+        g_autofree char *dir = g_build_filename(run_dir, folders[i], NULL);
+        g_rmdir(dir);
+    }
+    g_autofree char *lock = g_build_filename(run_dir, SCF_RUN_LOCK_FILE, NULL);
+    g_unlink(lock);
+    g_rmdir(run_dir);
 }

@@ -15,9 +15,11 @@ typedef struct {
 void scf_cli_run_view_begin(scf_cli_run_view *v, gboolean quiet);
 void scf_cli_run_view_end(scf_cli_run_view *v);
 /* Takes RUN's lock for the run's life (core/run.h), making the folder first
- * for a new run. NULL, with the reason printed as "scflow COMMAND: ...",
- * when another process is training there or the folder cannot be had. */
-scf_run_lock *scf_cli_run_lock(const char *command, const char *run_dir, gboolean new_run);
+ * for a new run (*made: it did not exist). NULL, with the reason printed as
+ * "scflow COMMAND: ...", when another process is training there or the
+ * folder cannot be had. */
+scf_run_lock *scf_cli_run_lock(const char *command, const char *run_dir, gboolean new_run,
+                               gboolean *made);
 /* An scf_train_progress_fn; user is the view. FALSE once a stop was asked for. */
 gboolean scf_cli_run_progress(const scf_train_progress *p, gpointer user);
 
@@ -48,7 +50,10 @@ char *scf_cli_run_device_list(const char *command, const char *device, const cha
  * fallback notice as "scflow COMMAND: ..."; NULL on failure. */
 scf_collective *scf_cli_run_open_devices(const char *command, const char *list, int threads,
                                          gboolean quiet);
-/* A new run whose trainer could not be spread over the devices (its batch
- * does not split) never started: its run.json goes, so that the corrected
- * command can start it in the same folder instead of being told to resume. */
-void scf_cli_run_unstart(const char *run_dir);
+/* A new run that did not start (its settings refused, its devices not
+ * opened, its batch not split over them) leaves nothing behind: when
+ * started (its run.json was written), that goes, so that the corrected
+ * command can start it in the same folder instead of being told to resume;
+ * when made (scf_cli_run_lock made the folder), the lock file and the
+ * folder go too, with its empty samples/ and checkpoints/. */
+void scf_cli_run_unstart(const char *run_dir, gboolean started, gboolean made);

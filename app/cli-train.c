@@ -43,22 +43,26 @@ int scf_cli_train(int argc, char **argv)
         return SCF_EXIT_USAGE;
     /* Before anything else: a second run must not get as far as reading the
      * folder the first one is writing. */
-    g_autoptr(scf_run_lock) lock = scf_cli_run_lock("train", out, !resume);
+    gboolean made;
+    g_autoptr(scf_run_lock) lock = scf_cli_run_lock("train", out, !resume, &made);
     if (!lock)
         return SCF_EXIT_RUNTIME;
     scf_collective *devs = scf_cli_run_open_devices("train", list, threads, quiet);
-    if (!devs)
+    if (!devs) {
+        if (!resume)
+            scf_cli_run_unstart(out, FALSE, made);
         return SCF_EXIT_RUNTIME;
+    }
     g_autoptr(GError) error = NULL;
     scf_backend *be = scf_collective_backend(devs, 0);
     scf_trainer *t = resume ? scf_trainer_resume(out, be, &error)
                             : scf_trainer_new(out, config, data, init, be, &error);
-    if (t && !scf_trainer_data_parallel(t, devs, &error)) {
+    const gboolean started = t != NULL;
+    if (t && !scf_trainer_data_parallel(t, devs, &error))
         g_clear_pointer(&t, scf_trainer_free);
-        if (!resume)
-            scf_cli_run_unstart(out);
-    }
     if (!t) {
+        if (!resume)
+            scf_cli_run_unstart(out, started, made);
         fprintf(stderr, "scflow train: %s\n", error->message);
         scf_collective_free(devs);
         return SCF_EXIT_RUNTIME;

@@ -65,5 +65,12 @@ if "$SCFLOW" distill --teacher "$work/teacher/model" --data "$work/data" --confi
 fi
 grep -q 'discriminator.*stylegan.*encoder.*resnet' "$work/bad.err" ||
     fail "the error does not name the discriminator: $(cat "$work/bad.err")"
-[ ! -e "$work/bad/checkpoints" ] || fail "a refused run left checkpoints"
+[ ! -e "$work/bad" ] || fail "a refused run left its folder behind: $(ls -A "$work/bad")"
+# a new run over an existing one is refused, and the existing one is left whole
+if "$SCFLOW" distill --teacher "$work/teacher/model" --data "$work/data" --config "$config" \
+    --out "$work/r" --device cpu -q 2> "$work/again.err"; then
+    fail "a new run over an existing one was accepted"
+fi
+grep -q "already exists" "$work/again.err" || fail "unexpected refusal: $(cat "$work/again.err")"
+[ -f "$work/r/run.json" ] || fail "the refused new run removed the existing run's run.json"
 echo "ok"
