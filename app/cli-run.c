@@ -115,11 +115,7 @@ void scf_cli_run_unstart(const char *run_dir, gboolean started, gboolean made)
     if (!made)
         return;
     /* rmdir removes only empty folders: nothing else is touched */
-    static const char *const folders[] = { "samples", "checkpoints" };
-    for (size_t i = 0; i < G_N_ELEMENTS(folders); i++) {
-        g_autofree char *dir = g_build_filename(run_dir, folders[i], NULL);
-        g_rmdir(dir);
-    }
+    scf_run_remove_empty_folders(run_dir);
     g_autofree char *lock = g_build_filename(run_dir, SCF_RUN_LOCK_FILE, NULL);
     g_unlink(lock);
     g_rmdir(run_dir);

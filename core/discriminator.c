@@ -75,10 +75,8 @@ void scf_discriminator_free(scf_discriminator *d)
 {
     if (!d)
         return;
-    if (d->r1_x) {
-        d->p->be->free(d->p->be, d->r1_x);
-        d->p->be->free(d->p->be, d->r1_v);
-    }
+    if (d->p)
+        scf_discriminator_r1_free(d);
     scf_unet_free(d->encoder);
     scf_params_free(d->p);
     g_free(d);

@@ -31,6 +31,9 @@ struct scf_discriminator {
     size_t r1_numel;
 };
 
+/* discriminator_r1.c: frees R1's buffers */
+void scf_discriminator_r1_free(scf_discriminator *d);
+
 /* discriminator_resnet.c */
 void scf_discriminator_resnet_add(scf_discriminator *d, int width);
 scf_var *scf_discriminator_resnet_forward(scf_discriminator *d, scf_graph *g, scf_var *x);

@@ -27,28 +27,31 @@ static scf_var *scaled_sum(scf_graph *g, scf_var *logits, float scale)
     return scf_linear(g, scf_graph_reshape(g, logits, 2, (int64_t[]){ 1, B }), w, NULL);
 }
 
-static gboolean buffers(scf_discriminator *d, size_t n, GError **error)
+void scf_discriminator_r1_free(scf_discriminator *d)
 {
     scf_backend *be = d->p->be;
-    if (d->r1_numel >= n)
-        return TRUE;
-    if (d->r1_x) {
-        be->free(be, d->r1_x);
-        be->free(be, d->r1_v);
-    }
-    d->r1_x = be->alloc(be, n * sizeof(float));
-    d->r1_v = be->alloc(be, n * sizeof(float));
-    d->r1_numel = n;
-    if (d->r1_x && d->r1_v)
-        return TRUE;
-    g_set_error(error, SCF_ERROR, SCF_ERROR_NOMEM,
-                "discriminator R1: out of memory for two batches of %zu values", n);
     if (d->r1_x)
         be->free(be, d->r1_x);
     if (d->r1_v)
         be->free(be, d->r1_v);
     d->r1_x = d->r1_v = NULL;
     d->r1_numel = 0;
+}
+
+static gboolean buffers(scf_discriminator *d, size_t n, GError **error)
+{
+    scf_backend *be = d->p->be;
+    if (d->r1_numel >= n)
+        return TRUE;
+    scf_discriminator_r1_free(d);
+    d->r1_x = be->alloc(be, n * sizeof(float));
+    d->r1_v = be->alloc(be, n * sizeof(float));
+    d->r1_numel = n;
+    if (d->r1_x && d->r1_v)
+        return TRUE;
+    scf_discriminator_r1_free(d);
+    g_set_error(error, SCF_ERROR, SCF_ERROR_NOMEM,
+                "discriminator R1: out of memory for two batches of %zu values", n);
     return FALSE;
 }
 

@@ -10,7 +10,6 @@
 #include "rng.h"
 #include "run.h"
 #include "sampler.h"
-#include <errno.h>
 #include <json-glib/json-glib.h>
 #include <math.h>
 #include <string.h>
@@ -352,8 +351,6 @@ scf_distiller *scf_distiller_new(const char *run_dir, const char *teacher_dir,
     d->probe_mad = -1;
     scf_distill_config_defaults(&d->cfg);
     g_autofree char *runfile = g_build_filename(run_dir, "run.json", NULL);
-    g_autofree char *checkpoints = g_build_filename(run_dir, "checkpoints", NULL);
-    g_autofree char *samples = g_build_filename(run_dir, "samples", NULL);
     g_autofree char *json = NULL;
     if (g_file_test(runfile, G_FILE_TEST_EXISTS)) {
         g_set_error(error, SCF_ERROR, SCF_ERROR_INVALID,
@@ -375,13 +372,8 @@ scf_distiller *scf_distiller_new(const char *run_dir, const char *teacher_dir,
                     "cd, cd+trunc, cd+trunc+bidir or cd+trunc+bidir+reflow)", ablation);
         goto fail;
     }
-    if (!setup(d, error))
+    if (!setup(d, error) || !scf_run_make_folders(run_dir, error))
         goto fail;
-    if (g_mkdir_with_parents(checkpoints, 0755) != 0 || g_mkdir_with_parents(samples, 0755) != 0) {
-        g_set_error(error, SCF_ERROR, SCF_ERROR_IO, "%s: cannot create the run folder: %s",
-                    run_dir, g_strerror(errno));
-        goto fail;
-    }
     json = run_json(d);
     if (!scf_run_write_file(runfile, json, error))
         goto fail;

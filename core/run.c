@@ -19,6 +19,29 @@ char *scf_run_checkpoint_path(const char *run_dir, int64_t step)
     return g_build_filename(run_dir, "checkpoints", name, NULL);
 }
 
+static const char *const run_folders[] = { "samples", "checkpoints" };
+
+gboolean scf_run_make_folders(const char *run_dir, GError **error)
+{
+    for (size_t i = 0; i < G_N_ELEMENTS(run_folders); i++) {
+        g_autofree char *path = g_build_filename(run_dir, run_folders[i], NULL);
+        if (g_mkdir_with_parents(path, 0755) != 0) {
+            g_set_error(error, SCF_ERROR, SCF_ERROR_IO, "%s: cannot create the run folder: %s",
+                        run_dir, g_strerror(errno));
+            return FALSE;
+        }
+    }
+    return TRUE;
+}
+
+void scf_run_remove_empty_folders(const char *run_dir)
+{
+    for (size_t i = 0; i < G_N_ELEMENTS(run_folders); i++) {
+        g_autofree char *path = g_build_filename(run_dir, run_folders[i], NULL);
+        g_rmdir(path);   /* only an empty folder goes */
+    }
+}
+
 static gint compare_desc(gconstpointer a, gconstpointer b)
 {
     gint64 x = *(const gint64 *)a, y = *(const gint64 *)b;
@@ -281,17 +304,6 @@ gboolean scf_run_sample_grid(scf_model *m, const char *const *prompts, int n, in
     return ok;
 }
 
-/* The run's own folders, made again if they went while it ran (deleted to
- * free space, say): only a real failure to write stops a run. */
-static void remake_folders(const char *run_dir)
-{
-    static const char *const names[] = { "samples", "checkpoints" };
-    for (size_t i = 0; i < G_N_ELEMENTS(names); i++) {
-        g_autofree char *path = g_build_filename(run_dir, names[i], NULL);
-        g_mkdir_with_parents(path, 0755);
-    }
-}
-
 /* The metrics log or a sample grid could not be written (a full disk, a
  * path taken by a file): the run stops with why, but the steps it took are
  * checkpointed first, so no training is lost to an output file. */
@@ -299,8 +311,7 @@ static gboolean stop_after_output_error(const scf_run_schedule *s, const scf_run
                                         gpointer run, int64_t step, GError *why, GError **error)
 {
     GError *cp = NULL;
-    remake_folders(s->run_dir);
-    if (ops->checkpoint(run, &cp))
+    if (scf_run_make_folders(s->run_dir, &cp) && ops->checkpoint(run, &cp))
         g_set_error(error, why->domain, why->code,
                     "%s (step %" G_GINT64_FORMAT " is checkpointed: fix that and resume)",
                     why->message, step);
@@ -344,16 +355,14 @@ gboolean scf_run_loop(const scf_run_schedule *s, const scf_run_ops *ops, gpointe
         }
         g_autofree char *sample_path = NULL;
         if (step % s->sample_every == 0 || step == s->steps) {
-            remake_folders(s->run_dir);
-            if (!ops->samples(run, &sample_path, &why))
+            if (!scf_run_make_folders(s->run_dir, &why) || !ops->samples(run, &sample_path, &why))
                 return stop_after_output_error(s, ops, run, step, why, error);
             p.event = "samples";
             p.path = sample_path;
         }
         gboolean keep_going = !progress || progress(&p, user);
         if (step % s->checkpoint_every == 0 || step == end || !keep_going) {
-            remake_folders(s->run_dir);
-            if (!ops->checkpoint(run, error))
+            if (!scf_run_make_folders(s->run_dir, error) || !ops->checkpoint(run, error))
                 return FALSE;
             if (progress) {
                 g_autofree char *path = scf_run_checkpoint_path(s->run_dir, step);

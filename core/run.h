@@ -57,6 +57,12 @@ typedef struct {
 
 /* RUN/checkpoints/step-00001234.safetensors */
 char *scf_run_checkpoint_path(const char *run_dir, int64_t step);
+/* RUN/samples and RUN/checkpoints, made where missing: for a new run, and
+ * again before a run writes into them (they may have been deleted while it
+ * ran, to free space, say). */
+gboolean scf_run_make_folders(const char *run_dir, GError **error);
+/* Removes them where empty (a new run that did not start). */
+void scf_run_remove_empty_folders(const char *run_dir);
 /* Steps of the checkpoints present, newest first. */
 GArray *scf_run_list_checkpoints(const char *run_dir);
 

@@ -11,7 +11,6 @@
 #include "rng.h"
 #include "safetensors.h"
 #include "sampler.h"
-#include <errno.h>
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
 #include <math.h>
@@ -271,7 +270,7 @@ scf_trainer *scf_trainer_new(const char *run_dir, const char *config_path, const
     } else {
         scf_train_config_defaults(&t->cfg);
     }
-    g_autofree char *full = NULL, *model_json = NULL, *checkpoints = NULL, *samples = NULL;
+    g_autofree char *full = NULL, *model_json = NULL;
     gboolean ok = scf_config_check(&c, error);
     if (ok && t->init_dir) {
         /* the model is the one continued; the config gives the training */
@@ -325,14 +324,7 @@ scf_trainer *scf_trainer_new(const char *run_dir, const char *config_path, const
     t->model = scf_model_new(model_json, tok, be, TRUE, t->cfg.seed, error);
     if (!t->model || (t->init_dir && !load_init(t, error)))
         goto fail;
-    checkpoints = g_build_filename(run_dir, "checkpoints", NULL);
-    samples = g_build_filename(run_dir, "samples", NULL);
-    if (g_mkdir_with_parents(checkpoints, 0755) != 0 || g_mkdir_with_parents(samples, 0755) != 0) {
-        g_set_error(error, SCF_ERROR, SCF_ERROR_IO, "%s: cannot create the run folder: %s",
-                    run_dir, g_strerror(errno));
-        goto fail;
-    }
-    if (!scf_tokenizer_save(t->model->tok, run_dir, error) || !prepare(t, error) ||
+    if (!scf_run_make_folders(run_dir, error) || !scf_tokenizer_save(t->model->tok, run_dir, error) || !prepare(t, error) ||
         !scf_run_write_file(runfile, full, error))
         goto fail;
     return t;
